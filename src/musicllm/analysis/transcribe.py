@@ -1,0 +1,268 @@
+"""audio -> Score: the transcription pipeline.
+
+    audio blocks (22,050 Hz mono, streamed)
+      -> basic-pitch activations (musicllm.analysis.notes)
+      -> raw note events (basic-pitch's decoder, lower thresholds than its defaults)
+      -> clean-up of ghosts, fragments, short notes, onsets (musicllm.analysis.cleanup)
+      -> beats, tempo, meter, downbeats (musicllm.analysis.rhythm)
+      -> key and mode (musicllm.analysis.tonality)
+      -> parts by register (musicllm.analysis.parts)
+      -> quantised Score (musicllm.score.quantize)
+
+Note times in the result are seconds of the input audio (measured, not quantised); ``onset_qn`` /
+``offset_qn`` hold the quantised positions in quarter notes that the notation writers use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from musicllm.analysis import cleanup, notes, parts, rhythm, tonality
+from musicllm.errors import AudioError, MusicLLMError
+from musicllm.score.instruments import name_for, program_for
+from musicllm.score.model import Key, Meter, Note, Part, Score
+from musicllm.score.quantize import make_voices_monophonic, quantize_score
+
+FORMATS = ("abc", "mid", "musicxml", "svg", "json")
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    """Options of :func:`transcribe`.
+
+    n_parts: number of parts to separate into (None: estimated from the texture).
+    instruments: instrument names for the parts, highest part first ("violin,cello").
+    onset_threshold / frame_threshold / min_note_ms: basic-pitch decoder settings.
+    cleanup: apply our clean-up of raw notes (False gives basic-pitch's own decoding).
+    title: title written into the score (default: the file's stem).
+    """
+
+    n_parts: int | None = None
+    instruments: tuple[str, ...] = ()
+    onset_threshold: float = 0.5
+    frame_threshold: float = 0.3
+    min_note_ms: float = 80.0
+    cleanup: bool = True
+    title: str | None = None
+
+
+@dataclass
+class Transcription:
+    """The result of :func:`transcribe`: a quantised ``Score`` plus what was measured."""
+
+    score: Score
+    source: str | None = None
+    key_confidence: float = 0.0
+    tempo_confidence: float = 0.0
+    meter_confidence: float = 0.0
+    raw_note_count: int = 0
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.score.duration_s or self.score.end_s)
+
+    def to_abc(self) -> str:
+        from musicllm.score.abc import write_abc
+
+        return write_abc(self.score)
+
+    def to_midi(self, path: str | os.PathLike) -> Path:
+        from musicllm.score.midi import write_midi
+
+        write_midi(self.score, path)
+        return Path(path)
+
+    def to_musicxml(self, path: str | os.PathLike) -> Path:
+        from musicllm.score.musicxml import write_musicxml
+
+        write_musicxml(self.score, path)
+        return Path(path)
+
+    def to_svg(self, path: str | os.PathLike) -> Path:
+        from musicllm.score.sheet import write_svg
+
+        write_svg(self.score, path)
+        return Path(path)
+
+    def to_dict(self) -> dict:
+        from musicllm.score.jsonio import score_to_dict
+
+        extra = {
+            "source": self.source,
+            "confidence": {
+                "key": round(self.key_confidence, 3),
+                "tempo": round(self.tempo_confidence, 3),
+                "meter": round(self.meter_confidence, 3),
+            },
+            "raw_note_count": self.raw_note_count,
+        }
+        return score_to_dict(self.score, extra=extra)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def write(self, out_dir: str | os.PathLike, stem: str, formats: Sequence[str] = FORMATS) -> list[Path]:
+        """Write ``out_dir/<stem>.<ext>`` for each format (atomically); returns the paths."""
+        from musicllm.files import atomic_write_text
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for fmt in formats:
+            if fmt == "abc":
+                written.append(atomic_write_text(out / f"{stem}.abc", self.to_abc()))
+            elif fmt in ("mid", "midi"):
+                written.append(self.to_midi(out / f"{stem}.mid"))
+            elif fmt in ("musicxml", "xml"):
+                written.append(self.to_musicxml(out / f"{stem}.musicxml"))
+            elif fmt == "svg":
+                written.append(self.to_svg(out / f"{stem}.svg"))
+            elif fmt == "json":
+                written.append(atomic_write_text(out / f"{stem}.json", self.to_json()))
+            else:
+                raise MusicLLMError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
+        return written
+
+    def summary(self) -> str:
+        s = self.score
+        n = sum(len(p.notes) for p in s.parts)
+        names = ", ".join(p.name for p in s.parts)
+        return (f"{self.duration_s:.1f} s, {s.tempo_qpm:.0f} qpm, {s.meter}, {s.key}, "
+                f"{len(s.parts)} part(s) [{names}], {n} notes")
+
+
+def _blocks_for(path_or_array, sr: int | None) -> tuple[object, str | None]:
+    """An iterable of mono 22,050 Hz float32 blocks, and the source name."""
+    from musicllm.audio import load
+
+    if isinstance(path_or_array, str | os.PathLike):
+        path = Path(path_or_array)
+        return load.iter_audio_blocks(path, notes.SAMPLE_RATE), str(path)
+    if sr is None:
+        raise AudioError("an audio array needs its sample rate: transcribe(array, sr=...)")
+    audio = load.load_audio(np.asarray(path_or_array), sr=sr, target_sr=notes.SAMPLE_RATE)
+    samples = audio.samples
+    return [samples[i : i + notes.SAMPLE_RATE * 30] for i in range(0, len(samples), notes.SAMPLE_RATE * 30)], None
+
+
+class _LevelMeter:
+    """Wraps a block stream, keeping the loudness statistics needed to reject silence."""
+
+    def __init__(self, blocks):
+        self.blocks = blocks
+        self.peak = 0.0
+        self.sum_sq = 0.0
+        self.n = 0
+
+    def __iter__(self):
+        for b in self.blocks:
+            if b.size:
+                if not np.all(np.isfinite(b)):
+                    raise AudioError("contains NaN or infinite samples")
+                self.peak = max(self.peak, float(np.abs(b).max()))
+                self.sum_sq += float(np.dot(b, b))
+                self.n += b.size
+            yield b
+
+    @property
+    def rms_db(self) -> float:
+        rms = np.sqrt(self.sum_sq / max(self.n, 1))
+        return 20 * np.log10(max(rms, 1e-12))
+
+
+def transcribe(
+    path_or_array,
+    sr: int | None = None,
+    *,
+    progress: Callable[[float], None] | None = None,
+    **options,
+) -> Transcription:
+    """Transcribe a recording into a score.
+
+    ``path_or_array``: an audio file path, or a numpy array (mono, or (samples, channels)) with ``sr``.
+    ``options``: fields of :class:`TranscribeOptions` (``n_parts``, ``instruments``, ...).
+    ``progress``: optional callable(seconds of audio processed).
+    Raises :class:`~musicllm.errors.AudioError` for unusable audio (message names the problem).
+    """
+    unknown = set(options) - set(TranscribeOptions.__dataclass_fields__)
+    if unknown:
+        raise MusicLLMError(f"unknown transcribe option(s): {', '.join(sorted(unknown))}")
+    if isinstance(options.get("instruments"), str):
+        options["instruments"] = tuple(x.strip() for x in options["instruments"].split(",") if x.strip())
+    opts = TranscribeOptions(**options)
+    if opts.n_parts is not None and not 1 <= opts.n_parts <= 16:
+        raise MusicLLMError(f"--parts must be between 1 and 16, got {opts.n_parts}")
+    programs = []
+    for name in opts.instruments:
+        prog = program_for(name)
+        if prog is None:
+            raise MusicLLMError(f"unknown instrument {name!r} (use a General MIDI name such as violin, cello, flute)")
+        programs.append(prog)
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    blocks, source = _blocks_for(path_or_array, sr)
+    meter_ = _LevelMeter(blocks)
+    act = notes.compute_activations(meter_, progress=progress)
+    timings["model"] = time.perf_counter() - t0
+    duration = act.duration_s
+    if duration < 0.5:
+        raise AudioError(f"is too short ({duration:.2f} s; at least 0.5 s is needed)")
+    if meter_.peak < 1e-4 or meter_.rms_db < -70:
+        raise AudioError("is silent (no signal above -70 dBFS)")
+
+    t1 = time.perf_counter()
+    if opts.cleanup:
+        raw = notes.decode_notes(act, onset_threshold=opts.onset_threshold, frame_threshold=opts.frame_threshold,
+                                 min_note_frames=max(1, int(round(opts.min_note_ms / 1000 * notes.FRAME_RATE))))
+        cleaned = cleanup.clean_notes(raw, act)
+    else:
+        raw = notes.decode_notes(act)
+        cleaned = raw
+    timings["notes"] = time.perf_counter() - t1
+    if not cleaned:
+        raise AudioError("has no detectable notes")
+
+    t2 = time.perf_counter()
+    rh = rhythm.estimate_rhythm(act, cleaned)
+    if len(rh.beat_times_s) < 2 or duration < 60.0 / rh.tactus_bpm:
+        raise AudioError("is shorter than one beat")
+    key = tonality.estimate_key(
+        [n.pitch for n in cleaned], [n.onset_s for n in cleaned], [n.offset_s for n in cleaned],
+        [n.amplitude for n in cleaned],
+    )
+    n_parts = opts.n_parts or (len(programs) if programs else parts.estimate_n_parts(cleaned))
+    voices = parts.separate_voices(cleaned, n_parts)
+    timings["analysis"] = time.perf_counter() - t2
+
+    score_parts = []
+    for i, voice in enumerate(voices):
+        prog = programs[i] if i < len(programs) else 0
+        name = name_for(prog) if i < len(programs) else (f"Part {i + 1}" if len(voices) > 1 else "Melody")
+        score_parts.append(Part(name=name, program=prog, notes=[
+            Note(pitch=n.pitch, onset_s=n.onset_s, offset_s=n.offset_s,
+                 velocity=int(np.clip(round(20 + 107 * n.amplitude), 1, 127)))
+            for n in voice
+        ]))
+    title = opts.title or (Path(source).stem if source else "Transcription")
+    score = Score(parts=score_parts, tempo_qpm=round(rh.tempo_qpm, 1), meter=rh.meter, key=key.key, title=title,
+                  beat_times_s=[round(b, 4) for b in rh.beat_times_s],
+                  downbeat_times_s=[round(b, 4) for b in rh.downbeat_times_s], duration_s=duration)
+    score = quantize_score(score)
+    for p in score.parts:
+        p.notes = make_voices_monophonic(p.notes)
+    return Transcription(
+        score=score, source=source, key_confidence=key.confidence, tempo_confidence=rh.tempo_confidence,
+        meter_confidence=rh.meter_confidence, raw_note_count=len(raw), timings_s=timings,
+    )
+
+
+__all__ = ["Transcription", "TranscribeOptions", "transcribe", "FORMATS", "Key", "Meter"]

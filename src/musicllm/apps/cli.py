@@ -1,0 +1,125 @@
+"""The `musicllm` command line: a thin shell over the library's functions.
+
+Errors a user can cause print one line ``musicllm: error: ...`` on stderr and exit with code 2
+(1 when a batch partly failed). Progress goes to stderr; results go to files and stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import typer  # noqa: E402
+
+from musicllm.errors import MusicLLMError  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="musicllm: transcribe, understand and generate music, offline.")
+eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate outputs against references.")
+app.add_typer(eval_app, name="eval")
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"musicllm: error: {msg}", err=True)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    _err(msg)
+    raise typer.Exit(code)
+
+
+@app.command()
+def transcribe(
+    audio: list[Path] = typer.Argument(..., help="Audio files or folders of audio files."),
+    out_dir: Path = typer.Option(..., "-o", "--out", help="Folder for the outputs (<stem>.<ext>)."),
+    formats: str = typer.Option("abc,mid,musicxml,svg,json", "--format", "-f",
+                                help="Comma-separated: abc, mid, musicxml, svg, json."),
+    parts: int | None = typer.Option(None, "--parts", help="Number of parts (default: estimated)."),
+    instruments: str | None = typer.Option(None, "--instruments",
+                                           help="Instrument per part, highest first: 'violin,cello'."),
+    no_cleanup: bool = typer.Option(False, "--no-cleanup", help="Keep basic-pitch's raw notes."),
+) -> None:
+    """Transcribe recordings into scores (ABC, MIDI, MusicXML, SVG sheet, JSON)."""
+    from musicllm.analysis.transcribe import FORMATS, transcribe as run
+    from musicllm.audio.load import find_audio_files
+
+    fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    fmts = ["mid" if f == "midi" else f for f in fmts]
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad or not fmts:
+        _fail(f"unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)}")
+    if parts is not None and not 1 <= parts <= 16:
+        _fail(f"--parts must be between 1 and 16, got {parts}")
+    files: list[Path] = []
+    errors: list[str] = []
+    for a in audio:
+        try:
+            files.extend(find_audio_files([a]))
+        except MusicLLMError as exc:
+            errors.append(str(exc))
+            _err(str(exc))
+    if not files:
+        raise typer.Exit(2)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    done = 0
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), transient=True, console=_stderr_console(),
+                        disable=len(files) < 2 and not sys.stderr.isatty())
+    with progress:
+        task = progress.add_task("transcribing", total=len(files))
+        for f in files:
+            progress.update(task, description=f"transcribing {f.name}")
+            try:
+                result = run(f, n_parts=parts, instruments=instruments or (), cleanup=not no_cleanup)
+                written = result.write(out_dir, f.stem, fmts)
+                done += 1
+                progress.console.print(f"{f.name}: {result.summary()} -> "
+                                       f"{', '.join(str(p) for p in written)}", highlight=False, soft_wrap=True)
+            except MusicLLMError as exc:
+                errors.append(f"{f}: {exc}")
+                progress.console.print(f"musicllm: error: {f}: {exc}", highlight=False, soft_wrap=True)
+            progress.advance(task)
+    if done == 0:
+        raise typer.Exit(2)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@eval_app.command("transcription")
+def eval_transcription(
+    ref: Path = typer.Option(..., "--ref", help="Reference file or folder (MIDI, ABC or JSON)."),
+    est: Path = typer.Option(..., "--est", help="Estimated file or folder (paired with --ref by file stem)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Note precision/recall/F1 (mir_eval) and the ABC reward, for files or folders of pairs."""
+    import json
+
+    from musicllm.evaluation.transcription import evaluate_paths, format_report
+
+    for p in (ref, est):
+        if not p.exists():
+            _fail(f"{p}: no such file or folder")
+    report = evaluate_paths(ref, est)
+    typer.echo(json.dumps(report, indent=1, default=str) if json_out else format_report(report))
+
+
+def main() -> None:
+    try:
+        app()
+    except MusicLLMError as exc:
+        _err(str(exc))
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The rendered transcription dev set (musicllm.data.devset)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import pytest
+import soundfile as sf
+
+from musicllm.data.devset import (
+    build_devset,
+    ground_truth_score,
+    key_from_fifths,
+    read_manifest,
+    transpose_key,
+)
+from musicllm.score.model import Key
+
+GT_FIELDS = {
+    "id", "subset", "kind", "source", "source_file", "title", "license", "style", "arrangement", "audio", "sr",
+    "duration_s", "tempo_qpm", "meter", "key", "key_tonic", "key_mode", "key_simple", "key_fifths",
+    "transpose_semitones", "pickup_qn", "beat_times_s", "downbeat_times_s", "instruments", "soundfont",
+    "effects", "performance", "parts", "seed",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("devset")
+    items = build_devset(out, n_ensemble=2, n_solo=2, seed=3, max_seconds=8, soundfonts=["TimGM6mb"],
+                         progress=False)
+    return out, items
+
+
+def test_tiny_devset_items_and_files(tiny):
+    out, items = tiny
+    assert [it.kind for it in items] == ["ensemble", "ensemble", "solo", "solo"]
+    rows = read_manifest(out)
+    assert [r["id"] for r in rows] == [it.id for it in items]
+    assert {r["subset"] for r in rows} <= {"dev", "test"}
+    for it in items:
+        audio, sr = sf.read(out / f"{it.id}.wav", dtype="float32")
+        assert sr == 22050 and audio.ndim == 1
+        assert 0 < len(audio) / sr <= 8.0
+        assert 0.05 < abs(audio).max() <= 1.0
+
+
+def test_tiny_devset_ground_truth_fields(tiny):
+    out, items = tiny
+    for it in items:
+        gt = json.loads((out / f"{it.id}.json").read_text())
+        assert GT_FIELDS <= set(gt), GT_FIELDS - set(gt)
+        assert gt["soundfont"] == "TimGM6mb"
+        assert Key.parse(gt["key"]).simplified() == Key.parse(gt["key_simple"])
+        assert gt["key_mode"] in ("major", "minor", "dorian", "mixolydian", "lydian", "phrygian", "aeolian",
+                                  "ionian", "locrian")
+        assert gt["tempo_qpm"] > 30
+        assert len(gt["parts"]) == len(gt["instruments"]) >= (2 if it.kind == "ensemble" else 1)
+        if it.kind == "solo":
+            assert len(gt["parts"]) == 1
+        for part, inst in zip(gt["parts"], gt["instruments"], strict=True):
+            assert part["program"] == inst["program"]
+            assert part["notes"]
+            for n in part["notes"]:
+                assert 0 <= n["onset_s"] < n["offset_s"] <= gt["duration_s"]
+                assert 21 <= n["pitch"] <= 108 and 1 <= n["velocity"] <= 127
+                assert Fraction(n["onset_qn"]) < Fraction(n["offset_qn"])
+        assert gt["downbeat_times_s"] and set(gt["downbeat_times_s"]) <= set(gt["beat_times_s"])
+        for key in ("reverb", "noise", "eq", "peak_dbfs", "mix_gains_db"):
+            assert key in gt["effects"]
+        # Notes sit on the notated grid: onset_s ~ lead-in + onset_qn * 60 / tempo (+- 10 ms jitter, strums).
+        lead = gt["performance"]["lead_in_s"]
+        for n in gt["parts"][0]["notes"]:
+            nominal = lead + float(Fraction(n["onset_qn"])) * 60.0 / gt["tempo_qpm"]
+            assert abs(n["onset_s"] - nominal) <= 0.0101
+
+
+def test_ground_truth_score_roundtrip(tiny):
+    out, items = tiny
+    score = ground_truth_score(out / f"{items[0].id}.json")
+    gt = json.loads((out / f"{items[0].id}.json").read_text())
+    assert len(score.parts) == len(gt["parts"])
+    assert sum(len(p.notes) for p in score.parts) == items[0].n_notes
+    assert str(score.meter) == gt["meter"] and str(score.key) == gt["key"]
+
+
+def test_same_seed_same_files(tiny, tmp_path):
+    out, _ = tiny
+    build_devset(tmp_path, n_ensemble=2, n_solo=2, seed=3, max_seconds=8, soundfonts=["TimGM6mb"], progress=False)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    for name in names:
+        assert (out / name).read_bytes() == (tmp_path / name).read_bytes(), name
+
+
+def test_key_helpers():
+    assert key_from_fifths(-1, "dorian") == Key("G", "dorian")
+    assert key_from_fifths(3, "minor") == Key("F#", "minor")
+    assert key_from_fifths(-6, "major") == Key("Gb", "major")
+    assert transpose_key(Key("D", "major"), 2) == Key("E", "major")
+    assert transpose_key(Key("A", "dorian"), -2) == Key("G", "dorian")
+    assert transpose_key(Key("E", "minor"), 1) == Key("F", "minor")
+    assert transpose_key(Key("G", "major"), 0) == Key("G", "major")
+    for k in (Key("D", "mixolydian"), Key("B", "minor"), Key("F", "major")):
+        for t in range(-5, 6):
+            moved = transpose_key(k, t)
+            assert moved.mode == k.mode and (moved.tonic_pc - k.tonic_pc) % 12 == t % 12
+            assert abs(moved.fifths) <= 6
