@@ -31,7 +31,7 @@ system-deps:
 
 demo: setup
 	@rm -rf out/demo
-	$(BIN)/musicllm transcribe examples/*.wav -o out/demo
+	$(BIN)/musicllm transcribe examples/*.flac -o out/demo
 	@echo; echo "Outputs in out/demo:"; ls -1 out/demo
 	@echo; echo "ABC of the first example:"; head -n 20 "$$(ls out/demo/*.abc | head -n 1)"
 

@@ -8,6 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
     return atomic_write_with(path, lambda tmp: Path(tmp).write_bytes(data))
@@ -30,6 +36,7 @@ def atomic_write_with(path: str | os.PathLike, writer: Callable[[str], object]) 
     os.close(fd)
     try:
         writer(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

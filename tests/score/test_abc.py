@@ -282,6 +282,12 @@ def test_explicit_accidentals_are_repeated_in_the_bar():
     assert body.startswith("^F=F ^F=f")
 
 
+def test_chord_notes_never_share_a_letter_and_octave():
+    abc = write_abc(make_score([N(67, 0, 1), N(68, 0, 1), N(65, 1, 2), N(66, 1, 2)]))
+    assert "[G_A]" in abc and "[F^F]" not in abc
+    round_trip(make_score([N(67, 0, 2), N(68, 1, 2), N(66, 0, 3), N(65, 2, 3)], key=("G", "major")))
+
+
 def test_notes_without_quarter_notes_use_seconds():
     notes = [Note(60, 0.0, 0.5), Note(62, 0.5, 1.0), Note(64, 1.0, 2.0)]
     score = Score(parts=[Part("Piano", 0, notes)], tempo_qpm=120.0)
@@ -339,9 +345,7 @@ def test_random_scores_round_trip():
                     continue
                 clean.append(n)
             parts.append(clean)
-        pickup = rng.choice([0, 0, m.beat_qn])
-        if pickup:
-            parts = [[N(n.pitch, n.onset_qn + 0, n.offset_qn) for n in p] for p in parts]
+        pickup = rng.choice([0, 0, m.beat_qn, m.beat_qn / 3])  # also a triplet-length pickup
         key = (rng.choice(KEYS), rng.choice(["major", "minor", "mixolydian"]))
         round_trip(make_score(*parts, meter=meter, key=key, pickup=pickup), bars_per_line=rng.randint(1, 6))
 
@@ -519,6 +523,8 @@ def test_prose_and_code_fences_around_a_tune():
     s = read_abc(text)
     assert pitches(s) == [60, 62, 64, 65]
     assert pitches(read_abc("T:No X\nM:4/4\nL:1/4\nK:C\nC D|")) == [60, 62]
+    text = "X:1\nL:1/4\nK:C\nC D | % one\n\nE F | % two +trill+\n\n+fermata+G4 |]\n\nThat is all.\nabc"
+    assert pitches(read_abc(text)) == [60, 62, 64, 65, 67]
 
 
 def test_warnings_for_odd_text():

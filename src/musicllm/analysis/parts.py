@@ -4,8 +4,8 @@ The audio gives no instrument labels per note here (basic-pitch is instrument-ag
 found by register and voice leading, which matches how ensembles are written (each instrument keeps
 its range and moves by small steps):
 
-- the number of parts is ``n_parts`` when given, else the 90th percentile of how many notes start
-  together or overlap at each onset (1..6);
+- the number of parts is ``n_parts`` when given, else estimated from how many notes start together
+  or clearly overlap at each onset (`estimate_n_parts`, 1..6);
 - notes are visited in time order; the notes starting together (within 40 ms) are assigned to voices
   by a minimum-cost assignment on a cost of pitch distance to each voice's recent pitch, plus a
   penalty for a voice that is still sounding and a penalty for crossing the voice above or below;
@@ -60,16 +60,34 @@ class _Voice:
     last_offset: float = -1.0
 
 
-def estimate_n_parts(notes: Sequence[RawNote], max_parts: int = 6) -> int:
-    """How many simultaneous lines the texture has (90th percentile of polyphony at onsets)."""
+def _onset_groups(notes: Sequence[RawNote]) -> np.ndarray:
+    """Sizes of the groups of notes starting together (within CHORD_WINDOW_S)."""
+    on = np.sort(np.array([n.onset_s for n in notes]))
+    sizes = []
+    i = 0
+    while i < len(on):
+        j = i
+        while j < len(on) and on[j] - on[i] <= CHORD_WINDOW_S:
+            j += 1
+        sizes.append(j - i)
+        i = j
+    return np.array(sizes)
+
+
+def estimate_n_parts(notes: Sequence[RawNote], max_parts: int = 4, solo_fraction: float = 0.15) -> int:
+    """How many parts to write when the user does not say.
+
+    A single line rarely has notes starting together: when fewer than ``solo_fraction`` of the onset
+    groups hold two or more notes, the texture is one part (on the dev split: 37 of 41 solos, while
+    only 2 of 42 ensembles fall below). Otherwise the 90th percentile of the group sizes, 2 to
+    ``max_parts``. Counting instruments would need timbre: a piano's chords count as several parts.
+    """
     if not notes:
         return 1
-    on = np.array([n.onset_s for n in notes])
-    off = np.array([n.offset_s for n in notes])
-    counts = []
-    for t in on:
-        counts.append(int(((on <= t + CHORD_WINDOW_S) & (off > t + 0.05)).sum()))
-    return int(np.clip(round(float(np.percentile(counts, 90))), 1, max_parts))
+    sizes = _onset_groups(notes)
+    if np.mean(sizes >= 2) < solo_fraction:
+        return 1
+    return int(np.clip(round(float(np.percentile(sizes, 90))), 2, max_parts))
 
 
 def separate_voices(notes: Sequence[RawNote], n_parts: int) -> list[list[RawNote]]:

@@ -12,8 +12,9 @@ Method:
 3. beats: Ellis's dynamic-programming beat tracker (as in librosa) at that tempo, written here in numpy
    because librosa's numba version costs about 8 s of compilation on every run;
 4. subdivision (2 or 3 per beat): where note onsets fall inside beats;
-5. beats per bar (2, 3 or 4) and the downbeat phase: periodicity of a per-beat accent made of onset
-   strength, bass notes, long notes and changes of harmony.
+5. beats per bar and the downbeat phase: periodicity of a per-beat accent made of onset strength,
+   bass notes, long notes and changes of harmony; then the meter as the corpora write it
+   (see `estimate_bar`).
 """
 
 from __future__ import annotations
@@ -42,11 +43,16 @@ class RhythmEstimate:
 
 @dataclass(frozen=True)
 class RhythmConfig:
-    prior_bpm: float = 100.0      # centre of the log-normal tactus prior
-    prior_octaves: float = 0.6    # its standard deviation, in octaves
+    prior_bpm: float = 110.0      # centre of the log-normal tactus prior
+    prior_octaves: float = 0.7    # its standard deviation, in octaves
     min_bpm: float = 40.0
     max_bpm: float = 220.0
-    tightness: float = 300.0      # librosa beat tracker: how strictly beats keep the tempo
+    tightness: float = 300.0      # beat tracker: how strictly beats keep the tempo
+    comb_double: float = 0.25      # weight of the autocorrelation at twice the beat period
+    comb_quad: float = 0.25       # ... at four times
+    comb_sub: float = 0.5         # ... at half or a third of it (the beat's subdivision)
+    triple_margin: float = 0.02   # triple meter must beat duple by this accent contrast
+    sixteenth_density: float = 3.0  # onsets per beat from which simple duple time is written 2/4
 
 
 def onset_envelope(act: Activations) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +86,8 @@ def tempo_candidates(env: np.ndarray, fps: float, cfg: RhythmConfig) -> tuple[np
         return np.interp(period_frames, lags, ac, right=0.0)
 
     periods = 60.0 / bpms * fps
-    comb = at(periods) + 0.5 * at(2 * periods) + 0.25 * at(4 * periods) \
-        + 0.5 * np.maximum(at(periods / 2), at(periods / 3))
+    comb = at(periods) + cfg.comb_double * at(2 * periods) + cfg.comb_quad * at(4 * periods) \
+        + cfg.comb_sub * np.maximum(at(periods / 2), at(periods / 3))
     prior = np.exp(-0.5 * (np.log2(bpms / cfg.prior_bpm) / cfg.prior_octaves) ** 2)
     return bpms, np.maximum(comb, 0.0) * prior
 
@@ -135,34 +141,48 @@ def track_beats(env: np.ndarray, period: float, tightness: float) -> np.ndarray:
     return beats
 
 
-def _note_phase_hist(onsets: np.ndarray, weights: np.ndarray, beats: np.ndarray) -> np.ndarray:
-    """Weighted histogram of onset phases inside beats (12 bins per beat)."""
-    hist = np.zeros(12)
-    if len(beats) < 2:
-        return hist
+def _onset_phases(onsets: np.ndarray, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(phase in [0, 1) of each onset inside its beat, mask of onsets that fall between two beats)."""
     idx = np.searchsorted(beats, onsets, side="right") - 1
     ok = (idx >= 0) & (idx < len(beats) - 1)
-    span = beats[idx[ok] + 1] - beats[idx[ok]]
-    phase = (onsets[ok] - beats[idx[ok]]) / span
-    bins = np.round(phase * 12).astype(int) % 12
-    np.add.at(hist, bins, weights[ok])
-    return hist
+    phase = np.zeros(len(onsets))
+    i = idx[ok]
+    phase[ok] = (onsets[ok] - beats[i]) / (beats[i + 1] - beats[i])
+    return phase, ok
 
 
-def estimate_subdivision(notes: Sequence[RawNote], beats: np.ndarray) -> tuple[int, float]:
-    """2 (binary) or 3 (ternary) subdivisions per beat, with a confidence in [0, 1]."""
+def estimate_subdivision(notes: Sequence[RawNote], beats: np.ndarray, min_offbeat: float = 0.12) -> tuple[int, float]:
+    """2 (binary) or 3 (ternary) subdivisions per beat, with a confidence in [0, 1].
+
+    Onset phases inside beats are first re-centred on the on-beat cluster (tracked beats and note
+    onsets can disagree by a constant 10-30 ms). Binary evidence is the amplitude near 1/2 of the
+    beat (and half of that near 1/4 and 3/4), ternary evidence near 1/3 and 2/3, each within
+    0.06 beat. With little off-beat evidence (under ``min_offbeat`` of all onsets) the answer is binary.
+    """
     if len(notes) == 0 or len(beats) < 3:
         return 2, 0.0
     on = np.array([n.onset_s for n in notes])
     w = np.array([n.amplitude for n in notes])
-    h = _note_phase_hist(on, w, beats)
-    binary = h[6] + 0.5 * (h[3] + h[9])
-    ternary = h[4] + h[8]
-    total = binary + ternary
-    if total <= 1e-9:
+    phase, ok = _onset_phases(on, beats)
+    phase, w = phase[ok], w[ok]
+    if len(phase) == 0:
+        return 2, 0.0
+    centred = (phase + 0.5) % 1.0 - 0.5  # in [-0.5, 0.5)
+    near0 = np.abs(centred) < 0.15
+    shift = float(np.average(centred[near0], weights=w[near0])) if near0.any() else 0.0
+    ph = (phase - shift) % 1.0
+
+    def mass(x: float) -> float:
+        d = np.abs((ph - x + 0.5) % 1.0 - 0.5)
+        return float(w[d < 0.06].sum())
+
+    binary = mass(0.5) + 0.5 * (mass(0.25) + mass(0.75))
+    ternary = mass(1 / 3) + mass(2 / 3)
+    total = w.sum()
+    if binary + ternary < min_offbeat * total:
         return 2, 0.0
     sub = 3 if ternary > 1.1 * binary else 2
-    return sub, float(abs(ternary - binary) / total)
+    return sub, float(abs(ternary - binary) / (binary + ternary))
 
 
 def _beat_accents(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -199,26 +219,54 @@ def _beat_accents(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, 
     return acc / (acc.max() + 1e-9)
 
 
-def estimate_bar(accents: np.ndarray, subdivision: int) -> tuple[int, int, float]:
-    """(beats per bar, phase of the first downbeat among the beats, confidence)."""
-    if len(accents) < 4:
-        return (2 if subdivision == 3 else 4), 0, 0.0
-    prior = {2: 1.0, 3: 1.0, 4: 1.08} if subdivision == 2 else {2: 1.05, 3: 0.85, 4: 1.0}
-    best: tuple[float, int, int] = (-1e9, 4, 0)
-    scores = []
+def _bar_scores(accents: np.ndarray) -> dict[int, tuple[float, int]]:
+    """For 2, 3 and 4 beats per bar: (best accent contrast over phases, that phase)."""
+    out: dict[int, tuple[float, int]] = {}
     for b in (2, 3, 4):
+        best = (-1e9, 0)
         for ph in range(b):
             on = accents[ph::b]
             off = np.delete(accents, np.arange(ph, len(accents), b))
-            if len(on) == 0 or len(off) == 0:
-                continue
-            s = (on.mean() - off.mean()) * prior[b]
-            scores.append(s)
-            if s > best[0]:
-                best = (s, b, ph)
-    scores.sort(reverse=True)
-    conf = float(np.clip((scores[0] - scores[1]) * 5, 0, 1)) if len(scores) > 1 else 0.0
-    return best[1], best[2], conf
+            if len(on) and len(off):
+                best = max(best, (float(on.mean() - off.mean()), ph))
+        out[b] = best
+    return out
+
+
+def onsets_per_beat(notes: Sequence[RawNote], beats: np.ndarray) -> float:
+    """Mean number of distinct onset times (40 ms apart or more) per beat that has any."""
+    if len(beats) < 2 or not notes:
+        return 0.0
+    on = np.unique(np.round(np.array([n.onset_s for n in notes]) / 0.04))
+    idx = np.searchsorted(beats, on * 0.04 + 0.03, side="right") - 1
+    idx = idx[(idx >= 0) & (idx < len(beats) - 1)]
+    if len(idx) == 0:
+        return 0.0
+    return float(np.bincount(idx).astype(float)[np.bincount(idx) > 0].mean())
+
+
+def estimate_bar(accents: np.ndarray, subdivision: int, density: float, cfg: RhythmConfig) -> tuple[Meter, int, float]:
+    """Meter, phase of the first downbeat among the beats, and a confidence.
+
+    Triple or duple comes from the accent contrast at a period of 3 beats against 2 or 4 beats
+    (triple must win by ``cfg.triple_margin``). Duple meters are written the way the corpora write
+    them: 6/8 for compound time, 2/4 when the music moves mostly in sixteenths (at least
+    ``cfg.sixteenth_density`` onsets per beat), else 4/4. 2/2 and 12/8 are never chosen: from audio
+    they are notational variants of 4/4 and 6/8.
+    """
+    if len(accents) < 6:
+        return (Meter(6, 8) if subdivision == 3 else Meter(4, 4)), 0, 0.0
+    sc = _bar_scores(accents)
+    duple_b = 4 if sc[4][0] >= sc[2][0] else 2
+    duple, triple = sc[duple_b][0], sc[3][0]
+    conf = float(np.clip(abs(triple - duple) * 4, 0, 1))
+    if triple > duple + cfg.triple_margin:
+        return (Meter(9, 8) if subdivision == 3 else Meter(3, 4)), sc[3][1], conf
+    if subdivision == 3:
+        return Meter(6, 8), sc[2][1], conf
+    if density >= cfg.sixteenth_density:
+        return Meter(2, 4), sc[2][1], conf
+    return Meter(4, 4), sc[4][1], conf
 
 
 def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfig | None = None) -> RhythmEstimate:
@@ -242,19 +290,15 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     beats = _extend_beats(beats, 60.0 / tactus, duration)
     sub, sub_conf = estimate_subdivision(notes, beats)
     accents = _beat_accents(notes, beats, env, times)
-    per_bar, phase, bar_conf = estimate_bar(accents, sub)
-    if sub == 3:
-        meter = Meter(3 * per_bar, 8)
-        qpm = tactus * 1.5
-    else:
-        meter = Meter(per_bar, 4)
-        qpm = tactus
-    downbeats = beats[phase::per_bar]
+    density = onsets_per_beat(notes, beats)
+    meter, phase, bar_conf = estimate_bar(accents, sub, density, cfg)
+    qpm = tactus * 1.5 if sub == 3 else tactus
+    downbeats = beats[phase::meter.beats_per_bar]
     return RhythmEstimate(
         tempo_qpm=float(qpm), tactus_bpm=float(tactus), meter=meter, beat_times_s=beats.tolist(),
         downbeat_times_s=downbeats.tolist(), subdivision=sub, tempo_confidence=tempo_conf,
         meter_confidence=float(min(bar_conf, 1.0) * 0.5 + sub_conf * 0.5),
-        details={"subdivision_confidence": sub_conf, "bar_confidence": bar_conf},
+        details={"subdivision_confidence": sub_conf, "bar_confidence": bar_conf, "onsets_per_beat": density},
     )
 
 

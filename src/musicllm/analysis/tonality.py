@@ -1,13 +1,17 @@
 """Key and mode from transcribed notes.
 
-Method: correlate a pitch-class histogram with the 24 rotated key profiles (Krumhansl & Kessler's probe
-tone ratings, averaged with Temperley's corpus profile), as in Krumhansl-Schmuckler. Each note adds its
-duration (seconds, capped at 2 s) times its amplitude; notes in the lowest part of the texture count
-extra (bass lines outline the tonic), and the pitch classes sounding at the very end get a bonus,
-because pieces in the corpora we target end on the tonic.
+Method: correlate a duration-weighted pitch-class histogram with the 24 rotated key profiles of
+Albrecht & Shanahan (2013, "The use of large corpora to train a new type of key-finding algorithm"),
+as in Krumhansl-Schmuckler, plus three cues: the weight of the candidate's tonic triad in the
+histogram, the lowest pitch class at the start, and the lowest pitch class at the end (pieces start
+and end on the tonic more often than elsewhere; clips cut from the middle of a piece weaken the end cue).
+Each note adds its duration in seconds (clipped to 0.05..2 s) times (0.3 + amplitude).
 
-Output: major or minor only (modal tunes report the relative major or minor whose tonic fits best);
-tonic spelled the way its key signature is conventionally written (Db major, not C# major).
+Chosen on the rendered dev set's ground-truth notes (symbolic, 120 pieces): Albrecht-Shanahan 92.5 %
+against 79 % for Krumhansl-Kessler with a bass emphasis (``benchmarks/tune_transcription.py``).
+
+Output: major or minor only (modal tunes report the major or minor key on the same tonic when the
+tonic is found); tonic spelled the way its key signature is conventionally written (Db major, not C# major).
 """
 
 from __future__ import annotations
@@ -19,12 +23,11 @@ import numpy as np
 
 from musicllm.score.model import Key
 
-_KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-_T_MAJOR = np.array([5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0])
-_T_MINOR = np.array([5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0])
-MAJOR_PROFILE = _KK_MAJOR / _KK_MAJOR.sum() + _T_MAJOR / _T_MAJOR.sum()
-MINOR_PROFILE = _KK_MINOR / _KK_MINOR.sum() + _T_MINOR / _T_MINOR.sum()
+MAJOR_PROFILE = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
+MINOR_PROFILE = np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052])
+TRIAD_WEIGHT = 0.5
+FIRST_BASS_WEIGHT = 0.1
+LAST_BASS_WEIGHT = 0.05
 
 MAJOR_SPELLING = ["C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 MINOR_SPELLING = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B"]
@@ -48,8 +51,6 @@ def estimate_key(
     onsets_s: Sequence[float],
     offsets_s: Sequence[float],
     amplitudes: Sequence[float] | None = None,
-    *,
-    final_weight: float = 0.25,
 ) -> KeyEstimate:
     """Estimate the key of a set of notes (MIDI pitches, seconds, amplitudes in [0, 1])."""
     p = np.asarray(pitches, dtype=int)
@@ -57,31 +58,21 @@ def estimate_key(
         return KeyEstimate(Key("C", "major"), 0.0, {})
     on = np.asarray(onsets_s, dtype=float)
     off = np.asarray(offsets_s, dtype=float)
-    amp = np.ones(len(p)) if amplitudes is None else np.asarray(amplitudes, dtype=float)
+    amp = np.full(len(p), 0.7) if amplitudes is None else np.asarray(amplitudes, dtype=float)
     w = np.clip(off - on, 0.05, 2.0) * (0.3 + amp)
-    # Bass emphasis: notes in the lowest quarter of the sounding range weigh double.
-    low = p <= np.percentile(p, 25)
-    w = w * np.where(low, 2.0, 1.0)
     hist = pitch_class_histogram(p, w)
     hist = hist / hist.sum()
-    # Ending: pitch classes sounding during the last 1.5 s of the notes (and the lowest one most).
-    end = off.max()
-    tail = off >= end - 1.5
-    tail_hist = pitch_class_histogram(p[tail], w[tail])
-    lowest_tail = p[tail].min() % 12
-    tail_hist[lowest_tail] += tail_hist.sum()
-    tail_hist = tail_hist / max(tail_hist.sum(), 1e-9)
+    first_bass = int(p[on <= on.min() + 0.3].min() % 12)
+    last_bass = int(p[off >= off.max() - 0.3].min() % 12)
 
     scores: dict[tuple[int, str], float] = {}
     for tonic in range(12):
         for mode, prof in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
-            rotated = np.roll(prof, tonic)
-            r = float(np.corrcoef(hist, rotated)[0, 1])
-            # Bonus when the ending is on the tonic (or its triad, less).
+            r = float(np.corrcoef(hist, np.roll(prof, tonic))[0, 1])
             third = (tonic + (4 if mode == "major" else 3)) % 12
-            fifth = (tonic + 7) % 12
-            end_fit = tail_hist[tonic] + 0.3 * tail_hist[third] + 0.2 * tail_hist[fifth]
-            scores[(tonic, mode)] = r + final_weight * end_fit
+            triad = hist[tonic] + hist[third] + hist[(tonic + 7) % 12]
+            scores[(tonic, mode)] = (r + TRIAD_WEIGHT * triad + FIRST_BASS_WEIGHT * (first_bass == tonic)
+                                     + LAST_BASS_WEIGHT * (last_bass == tonic))
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     (tonic, mode), best = ranked[0]
     second = ranked[1][1]

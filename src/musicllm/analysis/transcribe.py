@@ -2,7 +2,7 @@
 
     audio blocks (22,050 Hz mono, streamed)
       -> basic-pitch activations (musicllm.analysis.notes)
-      -> raw note events (basic-pitch's decoder, lower thresholds than its defaults)
+      -> raw note events (basic-pitch's decoder, with thresholds tuned on our dev split)
       -> clean-up of ghosts, fragments, short notes, onsets (musicllm.analysis.cleanup)
       -> beats, tempo, meter, downbeats (musicllm.analysis.rhythm)
       -> key and mode (musicllm.analysis.tonality)
@@ -46,9 +46,9 @@ class TranscribeOptions:
 
     n_parts: int | None = None
     instruments: tuple[str, ...] = ()
-    onset_threshold: float = 0.5
+    onset_threshold: float = 0.6   # basic-pitch's default is 0.5; 0.6 chosen on the dev split
     frame_threshold: float = 0.3
-    min_note_ms: float = 80.0
+    min_note_ms: float = 81.0      # 7 frames (basic-pitch's default: 127.7 ms, 11 frames)
     cleanup: bool = True
     title: str | None = None
 

@@ -19,8 +19,8 @@ downbeat accents and phrase-level swells, and per-piece articulation (legato to 
 at a bar line so that the clip (lead-in, music, release tail) lasts at most ``max_seconds``, rendered
 with a random SoundFont, and degraded with random EQ, synthetic room reverb and background noise.
 
-Per item the folder gets ``<id>.wav`` (22050 Hz, mono, 16-bit) and ``<id>.json`` (the ground truth,
-see `build_devset`), and ``manifest.jsonl`` lists all items with their ``subset`` (``dev`` or
+Per item the folder gets ``<id>.wav`` (22050 Hz, mono, 16-bit) and ``<id>.json`` (the ground truth
+in the score JSON layout of `musicllm.score.jsonio` plus the item's metadata, see `build_devset`), and ``manifest.jsonl`` lists all items with their ``subset`` (``dev`` or
 ``test``, split by piece, 70/30 within each source). The output depends only on the seed, the
 arguments and the SoundFonts and corpora installed.
 
@@ -55,6 +55,7 @@ from musicllm.audio.render import (
 )
 from musicllm.errors import MusicLLMError
 from musicllm.files import atomic_write_text
+from musicllm.score.jsonio import score_from_dict, score_to_dict
 from musicllm.score.model import MODE_OFFSETS, Key, Meter, Note, Part, Score, pitch_class_of
 
 SR = 22050
@@ -551,8 +552,8 @@ def _arrange(piece: _Piece, kind: str, soundfont: str, rng: np.random.Generator)
                 if all(_fits([(p + t, a, b) for p, a, b in ns], INSTRUMENTS[i], o,
                              _audible(soundfont, INSTRUMENTS[i].program))
                        for (_, ns), (i, o) in zip(piece.voices, combo, strict=True)):
-                    return [_Voice(v, v, INSTRUMENTS[i], o, ns) for (v, ns), (i, o) in zip(piece.voices, combo,
-                                                                                          strict=True)], t, tname
+                    return [_Voice(v, v, INSTRUMENTS[i], o, [(p + t, a, b) for p, a, b in ns])
+                            for (v, ns), (i, o) in zip(piece.voices, combo, strict=True)], t, tname
         for t in trans:
             chosen = []
             for v, ns in piece.voices:
@@ -565,8 +566,8 @@ def _arrange(piece: _Piece, kind: str, soundfont: str, rng: np.random.Generator)
                     break
                 chosen.append(fresh[int(rng.integers(len(fresh)))])
             if len(chosen) == 4:
-                return [_Voice(v, v, INSTRUMENTS[i], o, ns) for (v, ns), (i, o) in zip(piece.voices, chosen,
-                                                                                      strict=True)], t, "mixed"
+                return [_Voice(v, v, INSTRUMENTS[i], o, [(p + t, a, b) for p, a, b in ns])
+                        for (v, ns), (i, o) in zip(piece.voices, chosen, strict=True)], t, "mixed"
         raise _Skip("no instruments fit")
 
     melody = piece.voices[0][1]
@@ -711,14 +712,14 @@ def _perform(piece: _Piece, voices: list[_Voice], t_semis: int, tempo_qpm: float
                 offset = min(onset + dur, t_of(cut))
                 vel = int(np.clip(round(base_vel + accent + swell + rng.normal(0, 4)), 25, 120))
                 pitch = p + v.octave
-                notes.append(Note(pitch, round(max(onset, 0.0), 5), round(offset, 5), vel, on_q, off_q))
+                notes.append(Note(pitch, round(max(onset, 0.0), 4), round(offset, 4), vel, on_q, off_q))
         notes.sort(key=lambda n: (n.onset_s, n.pitch))
         # No two sounding notes of the same pitch in one part: end the earlier one 10 ms before.
         last: dict[int, Note] = {}
         for n in notes:
             prev = last.get(n.pitch)
             if prev is not None and prev.offset_s > n.onset_s - 0.01:
-                prev.offset_s = round(max(prev.onset_s + 0.02, n.onset_s - 0.01), 5)
+                prev.offset_s = round(max(prev.onset_s + 0.02, n.onset_s - 0.01), 4)
             last[n.pitch] = n
         notes = [n for n in notes if n.offset_s - n.onset_s >= 0.02]
         parts.append(Part(name=v.name, program=inst.program, notes=notes))
@@ -737,8 +738,8 @@ def _perform(piece: _Piece, voices: list[_Voice], t_semis: int, tempo_qpm: float
         k += 1
     downbeats_qn = [q for q in beats_qn if (q - piece.pickup_qn) % bar == 0]
     score = Score(parts=parts, tempo_qpm=tempo_qpm, meter=meter, key=transpose_key(piece.key, t_semis),
-                  title=piece.title, beat_times_s=[round(t_of(q), 5) for q in beats_qn],
-                  downbeat_times_s=[round(t_of(q), 5) for q in downbeats_qn], pickup_qn=piece.pickup_qn,
+                  title=piece.title, beat_times_s=[round(t_of(q), 4) for q in beats_qn],
+                  downbeat_times_s=[round(t_of(q), 4) for q in downbeats_qn], pickup_qn=piece.pickup_qn,
                   duration_s=t_of(cut))
     perf = _Perf(tempo_qpm=tempo_qpm, lead_in_s=round(lead_in, 4), articulation=arts)
     return score, perf, cut
@@ -779,28 +780,29 @@ def _effects_chain(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
 
 @dataclass
 class DevItem:
-    """One rendered dev-set item (see the ``<id>.json`` file for the full ground truth)."""
+    """One dev-set item, as listed in ``manifest.jsonl`` (``<id>.json`` has the full ground truth).
+
+    ``audio`` and ``json`` are file names inside the dev-set folder; ``key`` is ``"<tonic> major"``
+    or ``"<tonic> minor"``, ``key_mode`` the key with its church mode (``"A dorian"``).
+    """
 
     id: str
     subset: str
     kind: str
     source: str
     title: str
-    wav_path: str
-    json_path: str
+    audio: str
+    json: str
     duration_s: float
     tempo_qpm: float
     meter: str
     key: str
-    key_simple: str
+    key_mode: str
     soundfont: str
     programs: list[int]
     arrangement: str
     n_notes: int
-
-
-def _frac_str(q: Fraction | None) -> str | None:
-    return None if q is None else str(q)
+    seed: int
 
 
 def _item_rng(seed: int, piece_id: str) -> np.random.Generator:
@@ -836,35 +838,28 @@ def _make_item(piece: _Piece, kind: str, item_id: str, out_dir: Path, seed: int,
     fx["mix_gains_db"] = [round(g, 2) for g in gains]
     wav_path = out_dir / f"{item_id}.wav"
     write_wav(wav_path, audio, SR)
+    music_end_s = score.duration_s
+    score.duration_s = len(audio) / SR  # the JSON's duration_s is the audio's length
     key = score.key
-    gt = {
+    extra = {
         "id": item_id,
         "kind": kind,
         "source": piece.source,
         "source_file": piece.source_file,
         "piece_id": piece.piece_id,
-        "title": piece.title,
         "license": LICENSES.get(piece.source, ""),
         "style": piece.style,
         "arrangement": arrangement,
         "audio": wav_path.name,
         "sr": SR,
-        "duration_s": round(len(audio) / SR, 4),
-        "tempo_qpm": tempo_qpm,
         "beat_bpm": round(beat_bpm, 3),
-        "meter": str(piece.meter),
-        "key": str(key),
-        "key_tonic": key.tonic,
-        "key_mode": key.mode,
         "key_simple": str(key.simplified()),
+        "key_tonic": key.tonic,
         "key_fifths": key.fifths,
         "key_source": piece.key_field,
         "transpose_semitones": t_semis,
-        "pickup_qn": str(piece.pickup_qn),
-        "music_end_s": round(score.duration_s, 5),
+        "music_end_s": round(music_end_s, 4),
         "cut_qn": str(cut),
-        "beat_times_s": score.beat_times_s,
-        "downbeat_times_s": score.downbeat_times_s,
         "instruments": [
             {"part": v.name, "role": v.role, "program": v.instrument.program, "instrument": v.instrument.name,
              "gm_name": gm_program_name(v.instrument.program), "octave_shift": v.octave}
@@ -876,19 +871,13 @@ def _make_item(piece: _Piece, kind: str, item_id: str, out_dir: Path, seed: int,
         "performance": {"lead_in_s": perf.lead_in_s, "articulation": perf.articulation,
                         "onset_jitter_sd_ms": perf.jitter_sd_ms, "onset_jitter_max_ms": perf.jitter_max_ms},
         "seed": seed,
-        "parts": [
-            {"name": p.name, "program": p.program, "instrument": v.instrument.name, "is_drum": p.is_drum,
-             "notes": [{"pitch": n.pitch, "onset_s": n.onset_s, "offset_s": n.offset_s, "velocity": n.velocity,
-                        "onset_qn": _frac_str(n.onset_qn), "offset_qn": _frac_str(n.offset_qn)}
-                       for n in p.notes]}
-            for p, v in zip(score.parts, voices, strict=True)
-        ],
     }
+    gt = score_to_dict(score, extra=extra)
     item = DevItem(id=item_id, subset="", kind=kind, source=piece.source, title=piece.title,
-                   wav_path=str(wav_path), json_path=str(out_dir / f"{item_id}.json"), duration_s=gt["duration_s"],
-                   tempo_qpm=tempo_qpm, meter=gt["meter"], key=gt["key"], key_simple=gt["key_simple"],
+                   audio=wav_path.name, json=f"{item_id}.json", duration_s=gt["duration_s"],
+                   tempo_qpm=tempo_qpm, meter=gt["meter"], key=gt["key"], key_mode=gt["key_mode"],
                    soundfont=sf_name, programs=[v.instrument.program for v in voices], arrangement=arrangement,
-                   n_notes=sum(len(p.notes) for p in score.parts))
+                   n_notes=sum(len(p.notes) for p in score.parts), seed=seed)
     return item, gt
 
 
@@ -930,19 +919,23 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
                  nottingham_dir: str | os.PathLike | None = None, progress: bool = True) -> list[DevItem]:
     """Build the transcription dev set into ``out_dir``; returns the items (also in ``manifest.jsonl``).
 
-    ``n_ensemble`` items alternate between Bach chorales and accompanied Nottingham tunes; ``n_solo``
-    between music21-corpus folk tunes and Nottingham tunes (a piece is used at most once).
+    ``n_ensemble`` items alternate between Bach chorales (half in major, half in minor keys) and
+    accompanied Nottingham tunes; ``n_solo`` between music21-corpus folk tunes and Nottingham tunes
+    (a piece is used at most once).
     ``max_seconds``: upper bound on each clip's length in seconds. ``soundfonts``: names (from
     `musicllm.audio.render.available_soundfonts`) or ``{name: path}``; default: all available.
     ``nottingham_dir``: folder of Nottingham ``.abc`` files (default ``$MUSICLLM_NOTTINGHAM_DIR`` or
     ``/work/shared/data/nottingham/ABC_cleaned``).
 
-    Ground truth per item (``<id>.json``): ``parts`` (name, GM ``program``, ``instrument``, ``notes``
-    with ``pitch``, ``onset_s``, ``offset_s``, ``velocity``, ``onset_qn``/``offset_qn`` as fraction
-    strings), ``tempo_qpm``, ``meter``, ``key`` (e.g. ``"A dorian"``), ``key_simple`` (``"A minor"``),
-    ``key_fifths``, ``beat_times_s``, ``downbeat_times_s``, ``pickup_qn``, ``instruments``,
-    ``soundfont``, ``effects`` (reverb, eq, noise, peak level, mix gains), ``performance``, the
-    source and licence, and ``subset``.
+    Ground truth per item (``<id>.json``) follows the score JSON layout of `musicllm.score.jsonio`
+    (``parts`` with name, GM ``program``, ``is_drum`` and ``notes``: ``pitch``, ``onset_s``,
+    ``offset_s``, ``velocity``, ``onset_qn``, ``offset_qn``; ``tempo_qpm``, ``meter``, ``key``
+    (``"A minor"``), ``key_mode`` (``"A dorian"``), ``pickup_qn``, ``beats``, ``downbeats``,
+    ``duration_s`` of the audio), plus: ``id``, ``subset``, ``kind``, ``source``, ``source_file``,
+    ``license``, ``style``, ``arrangement``, ``audio``, ``sr``, ``key_simple``, ``key_tonic``,
+    ``key_fifths``, ``transpose_semitones``, ``instruments`` (part, role, program, instrument name,
+    GM name, octave shift), ``soundfont``, ``effects`` (reverb, eq, noise, peak level, mix gains),
+    ``performance`` (lead-in, articulation, jitter) and ``seed``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -973,6 +966,8 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
     items: list[DevItem] = []
     gts: dict[str, dict] = {}
     used: set[str] = set()
+    chorale_modes: Counter = Counter()
+    chorale_quota = math.ceil(math.ceil(n_ensemble / 2) / 2)
     t_start = time.time()
 
     from rich.console import Console
@@ -1004,6 +999,10 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
                         try:
                             if cat == "chorale":
                                 piece = _load_chorale(entry[1])
+                                # Half major, half minor (dorian-notated minor included): most
+                                # chorales are major, and key finding needs both.
+                                if chorale_modes[piece.key.major_or_minor] >= chorale_quota:
+                                    raise _Skip("mode quota")
                             else:
                                 source = "nottingham" if cat.startswith("nott") else entry[0].split("/")[0]
                                 piece = _load_abc_tune(entry[0], source, entry[1], entry[2],
@@ -1018,6 +1017,8 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
                     bar.advance(task, n_target - i)
                     break
                 item, gt = made
+                if item.source == "bach-chorales":
+                    chorale_modes[Key.parse(item.key).major_or_minor] += 1
                 items.append(item)
                 gts[item.id] = gt
                 bar.advance(task)
@@ -1027,11 +1028,8 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
     for it in items:
         gt = gts[it.id]
         gt["subset"] = it.subset
-        atomic_write_text(it.json_path, json.dumps(gt, indent=1) + "\n")
-        row = asdict(it)
-        row["wav_path"] = Path(it.wav_path).name
-        row["json_path"] = Path(it.json_path).name
-        lines.append(json.dumps(row))
+        atomic_write_text(out / it.json, json.dumps(gt, indent=1) + "\n")
+        lines.append(json.dumps(asdict(it)))
     atomic_write_text(out / "manifest.jsonl", "".join(line + "\n" for line in lines))
     if progress:
         console.print(f"{len(items)} items in {time.time() - t_start:.1f} s; skipped pieces: "
@@ -1041,16 +1039,7 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
 
 def ground_truth_score(json_path: str | os.PathLike) -> Score:
     """The ground truth of one dev-set item as a `Score` (notes in seconds and quarter notes)."""
-    gt = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    parts = []
-    for p in gt["parts"]:
-        notes = [Note(n["pitch"], n["onset_s"], n["offset_s"], n.get("velocity", 80),
-                      Fraction(n["onset_qn"]) if n.get("onset_qn") else None,
-                      Fraction(n["offset_qn"]) if n.get("offset_qn") else None) for n in p["notes"]]
-        parts.append(Part(name=p["name"], program=p["program"], notes=notes, is_drum=p.get("is_drum", False)))
-    return Score(parts=parts, tempo_qpm=gt["tempo_qpm"], meter=Meter.parse(gt["meter"]), key=Key.parse(gt["key"]),
-                 title=gt.get("title", ""), beat_times_s=gt["beat_times_s"], downbeat_times_s=gt["downbeat_times_s"],
-                 pickup_qn=Fraction(gt["pickup_qn"]), duration_s=gt["duration_s"])
+    return score_from_dict(json.loads(Path(json_path).read_text(encoding="utf-8")))
 
 
 def read_manifest(out_dir: str | os.PathLike) -> list[dict]:

@@ -67,6 +67,11 @@ _ACCIDENTAL_SEMITONES = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 # ---------------------------------------------------------------------------------------------------
 
 
+def _uncomment(text: str) -> str:
+    """Drop a ``%`` comment (``\\%`` is a literal percent sign)."""
+    return re.split(r"(?<!\\)%", text, maxsplit=1)[0].replace("\\%", "%")
+
+
 def key_signature(tonic: str, mode: str) -> dict[str, int]:
     """Semitone alteration of each letter (``"C"``..``"B"``) under the key signature of ``tonic``/``mode``.
 
@@ -95,7 +100,7 @@ def parse_key(text: str) -> tuple[Key | None, dict[str, int] | None, list[str]]:
     key (``K:D =c``, ``K:C exp ^f``) modify (or with ``exp`` replace) the signature.
     """
     warnings: list[str] = []
-    t = text.split("%", 1)[0].strip()
+    t = _uncomment(text).strip()
     key: Key | None = None
     alts: dict[str, int] | None = None
     rest = t
@@ -147,7 +152,7 @@ def parse_meter(text: str) -> Meter | None:
 
     Returns ``None`` for free meter (``M:none`` or empty). Raises ``ValueError`` when unreadable.
     """
-    t = text.split("%", 1)[0].strip()
+    t = _uncomment(text).strip()
     if t.lower() in ("", "none"):
         return None
     if t in ("C", "c"):
@@ -183,7 +188,7 @@ def _parse_tempo(text: str) -> tuple[Fraction | None, float] | None:
     The beat is ``None`` for the deprecated bare form ``Q:120`` (unit note lengths per minute) and for
     ``Q:C=120``. Returns ``None`` when there is no tempo in the field (``Q:"Allegro"``).
     """
-    t = re.sub(r'"[^"]*"?', " ", text.split("%", 1)[0]).strip()
+    t = re.sub(r'"[^"]*"?', " ", _uncomment(text)).strip()
     if "=" in t:
         left, right = t.split("=", 1)
         m = re.match(r"\s*(\d+(?:\.\d+)?)", right)
@@ -211,7 +216,7 @@ def _parse_tempo(text: str) -> tuple[Fraction | None, float] | None:
 
 
 def _parse_unit(text: str) -> Fraction | None:
-    f = _parse_fraction(text.split("%", 1)[0])
+    f = _parse_fraction(_uncomment(text))
     if f is None or f > 16 or f < Fraction(1, 1024):
         return None
     return f
@@ -244,7 +249,7 @@ def _looks_like_abc(line: str) -> bool:
         return False
     if s.startswith("%") or _FIELD_LINE.match(s) or s.startswith("[V:") or s.startswith("[K:"):
         return True
-    bare = re.sub(r'"[^"]*"|![^!\s]*!|\{[^}]*\}|\[[A-Za-z]:[^\]]*\]', "", s)
+    bare = re.sub(r'"[^"]*"|![^!\s]*!|\+[^+\s]*\+|\{[^}]*\}|\[[A-Za-z]:[^\]]*\]', "", _uncomment(s))
     return all(ch in _MUSIC_CHARS for ch in bare)
 
 
@@ -350,7 +355,6 @@ class _TuneParser:
         self.key = Key("C", "major")
         self.alts = dict.fromkeys(LETTERS, 0)
         self.meter: Meter | None = Meter(4, 4)
-        self.meter_given = False
         self.unit: Fraction | None = None
         self.current: _Voice | None = None
         self.body_voice_seen = False
@@ -378,7 +382,7 @@ class _TuneParser:
     # -- fields ------------------------------------------------------------------------------------
 
     def _voice_field(self, value: str, in_header: bool) -> None:
-        value = value.split("%", 1)[0].strip()
+        value = _uncomment(value).strip()
         m = re.match(r"(\S+)(.*)$", value)
         if not m:
             self.warn("empty V: field")
@@ -429,7 +433,7 @@ class _TuneParser:
         """A field in the header, on its own body line or inline (``[K:G]``)."""
         if letter == "T":
             if not self.title and in_header:
-                self.title = value.split("%", 1)[0].strip()
+                self.title = _uncomment(value).strip()
         elif letter == "K":
             key, alts, warns = parse_key(value)
             for w in warns:
@@ -451,7 +455,6 @@ class _TuneParser:
                 return
             if in_header or not self.body_voice_seen:
                 self.meter = meter
-                self.meter_given = True
             if not in_header:
                 self._voice().meter = meter
         elif letter == "L":
@@ -941,6 +944,8 @@ class _TuneParser:
                     pending = new_pending
                 t += it.dur
             elif isinstance(it, _Bar):
+                if not it.text:
+                    continue  # an ending mark ("[2") with no bar line of its own
                 if overlay_return is not None:
                     t, overlay_return = overlay_return, None
                 if t > bar_start:
@@ -984,8 +989,8 @@ def read_abc_with_warnings(text: str, *, tune_index: int = 0,
         score = parser.layout()
     except NotationError:
         raise
-    except (ValueError, ArithmeticError, IndexError, KeyError, TypeError, RecursionError) as exc:  # defensive
-        raise NotationError(f"unreadable ABC: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    except Exception as exc:  # defensive: bad text must only ever give NotationError
+        raise NotationError(f"unreadable ABC ({type(exc).__name__}: {exc})".splitlines()[0]) from exc
     return score, parser.warnings
 
 

@@ -23,10 +23,12 @@ A beat whose time points are not on the plain (1/16 quarter note) grid becomes a
 Beats are separated by spaces, so eighth notes beam by beat.
 
 Accidentals: black keys are spelled as sharps in sharp keys and C, as flats in flat keys (scale notes
-take the key's spelling). An accidental is written whenever the pitch differs from the key signature,
-and again (``=`` included) for every later note of the same letter in the same bar once one such
-accidental was written, so the output reads the same whether or not a reader carries accidentals
-through the bar (and over octaves).
+take the key's spelling); a tied note keeps its spelling, and two notes of one chord never share a
+letter and octave (G with G# is written G with Ab). An accidental is written whenever the pitch
+differs from the key signature, and again (``=`` included) for every later note of the same letter
+in the same bar once one such accidental was written, and on notes tied over a bar line into a letter
+and octave that had one, so the output reads the same whether or not a reader carries accidentals
+through the bar (or over octaves, or over ties).
 """
 
 from __future__ import annotations
@@ -160,6 +162,17 @@ def _spell(pitch: int, alts: dict[str, int], sharp_side: bool) -> tuple[str, int
     return letter, alt, octave
 
 
+def _other_spellings(pitch: int) -> list[tuple[str, int, int]]:
+    """Every (letter, alteration, octave) spelling of a pitch with at most a double accidental,
+    single accidentals first."""
+    out = []
+    for letter in LETTERS:
+        alt = (pitch - LETTER_PC[letter] + 6) % 12 - 6
+        if abs(alt) <= 2:
+            out.append((letter, alt, (pitch - alt - LETTER_PC[letter]) // 12 - 1))
+    return sorted(out, key=lambda s: abs(s[1]))
+
+
 def _note_name(letter: str, octave: int) -> str:
     if octave >= 5:
         return letter.lower() + "'" * (octave - 5)
@@ -188,6 +201,8 @@ def _note_spans(score: Score) -> list[list[NoteSpan]]:
             if not 0 <= int(n.pitch) <= 127:
                 continue
             if n.onset_qn is not None and n.offset_qn is not None:
+                if not (math.isfinite(n.onset_qn) and math.isfinite(n.offset_qn)):
+                    continue
                 on, off = _ticks(Fraction(n.onset_qn)), _ticks(Fraction(n.offset_qn))
                 min_dur = _SNAP
             else:
@@ -342,25 +357,42 @@ class _VoiceWriter:
         self.unit, self.alts, self.grid = unit, alts, grid
         self.sharp_side = sum(alts.values()) >= 0
         self.explicit: set[str] = set()  # letters that got a written accidental in this bar
-        # Letter/octave slots tied out of the last token; in the first token of a bar their notes get an
-        # explicit accidental, because some readers carry a tied note's accidental over the bar line.
-        self.tied_slots: set[tuple[str, int]] = set()
-        self.carry_slots: set[tuple[str, int]] = set()
+        # Letter/octave slots tied out of the last token (with their pitches). In the first token of a
+        # bar, a note in such a slot that is not that same tied pitch gets an explicit accidental,
+        # because some readers (ours included) carry a tied note's accidental over the bar line.
+        self.tied_slots: dict[tuple[str, int], set[int]] = {}
+        self.carry_slots: dict[tuple[str, int], set[int]] = {}
+        self.tied_spelling: dict[int, tuple[str, int, int]] = {}  # pitch -> spelling, for tied notes
 
     def _token(self, pitches: tuple[int, ...], dur: int, ties: frozenset[int]) -> str:
         length = _length_text(dur, self.unit)
-        carry, self.carry_slots, self.tied_slots = self.carry_slots, set(), set()
+        carry, self.carry_slots, self.tied_slots = self.carry_slots, {}, {}
+        previous, self.tied_spelling = self.tied_spelling, {}
         if not pitches:
             return "z" + length
+        # A tied note keeps its spelling; two notes of a chord never share a letter and octave
+        # (G and G# become G and Ab), which some readers (abc2midi) cannot tell apart.
+        spellings = {p: previous[p] for p in pitches if p in previous}
+        used = {(sp[0], sp[2]) for sp in spellings.values()}
+        for p in pitches:
+            if p not in spellings:
+                sp = _spell(p, self.alts, self.sharp_side)
+                if (sp[0], sp[2]) in used:
+                    sp = next((o for o in _other_spellings(p) if (o[0], o[2]) not in used), sp)
+                spellings[p] = sp
+                used.add((sp[0], sp[2]))
         names = []
         for p in pitches:
-            letter, alt, octave = _spell(p, self.alts, self.sharp_side)
+            spelling = spellings[p]
+            letter, alt, octave = spelling
+            if p in ties:
+                self.tied_spelling[p] = spelling
             acc = ""
-            if alt != self.alts[letter] or letter in self.explicit or (letter, octave) in carry:
+            if alt != self.alts[letter] or letter in self.explicit or carry.get((letter, octave), {p}) != {p}:
                 acc = _ACC_TEXT[alt]
                 self.explicit.add(letter)
             if p in ties:
-                self.tied_slots.add((letter, octave))
+                self.tied_slots.setdefault((letter, octave), set()).add(p)
             names.append((acc + _note_name(letter, octave), "-" if p in ties else ""))
         if len(names) == 1:
             return names[0][0] + length + names[0][1]
@@ -382,6 +414,7 @@ class _VoiceWriter:
         beat_points = [w[0] for w in self.grid.windows[bar_index]][1:]
         merged = _merge_rests(slices, tuplets)
         if full_bar and len(merged) == 1 and not merged[0].pitches:
+            self.tied_slots, self.tied_spelling = {}, {}
             return "z" + _length_text(be - bs, self.unit)
         chunks: list[tuple[int, str, bool]] = []  # (start, text, is_tuplet_group)
         k = 0
@@ -465,7 +498,8 @@ def _tempo_field(tempo_qpm: float, meter: Meter) -> str:
 
 
 def _clean(text: str) -> str:
-    return " ".join(str(text).replace('"', "'").split())
+    """One line of field text: no double quotes (they end ``name="..."``), ``%`` escaped."""
+    return " ".join(str(text).replace('"', "'").replace("\\", "/").replace("%", "\\%").split())
 
 
 def write_abc(score: Score, *, unit: Fraction | str | None = None, bars_per_line: int = 4) -> str:
@@ -484,22 +518,23 @@ def write_abc(score: Score, *, unit: Fraction | str | None = None, bars_per_line
     end = max((off for _, _, off in flat), default=0)
     grid = _Grid(meter, pickup, end)
     unit_len = Fraction(unit) if unit is not None else choose_unit(flat, meter)
-    if unit_len <= 0:
-        raise ValueError(f"unit note length must be positive, got {unit!r}")
+    if unit_len <= 0 or unit_len.numerator != 1 or not _pow2_exponent(unit_len.denominator) >= 0:
+        raise ValueError(f"unit note length must be 1/2**k of a whole note, got {unit!r}")
     key, alts = _writable_key(score.key)
     per_line = max(1, int(bars_per_line))
 
-    title = _clean(score.title) or "Untitled"
+    title = _clean(score.title or "") or "Untitled"
     lines = ["X:1", f"T:{title}", f"M:{meter}", f"L:{unit_len}", _tempo_field(score.tempo_qpm, meter),
              f"K:{key_to_abc(key)}"]
     parts = score.parts or []
     for idx, spans in enumerate(all_spans):
         part = parts[idx] if idx < len(parts) else None
-        name = _clean(part.name) if part is not None and part.name else ("Melody" if len(all_spans) == 1 else f"Part {idx + 1}")
+        name = _clean(part.name) if part is not None and part.name else ""
+        name = name or ("Melody" if len(all_spans) == 1 else f"Part {idx + 1}")
         pitches = sorted(p for p, _, _ in spans)
         clef = "bass" if pitches and pitches[len(pitches) // 2] < 55 else "treble"
         lines.append(f'V:{idx + 1} name="{name}" clef={clef}')
-        program = min(max(int(part.program), 0), 127) if part is not None else 0
+        program = min(max(int(part.program or 0), 0), 127) if part is not None else 0
         lines.append(f"%%MIDI program {program}")
         if part is not None and part.is_drum:
             lines.append("%%MIDI channel 10")
