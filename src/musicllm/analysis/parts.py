@@ -17,10 +17,9 @@ user gives them (listed from the highest part down), else "Part 1".. and program
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import itertools
 from functools import lru_cache
 
 import numpy as np

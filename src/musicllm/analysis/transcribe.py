@@ -156,8 +156,9 @@ def _blocks_for(path_or_array, sr: int | None) -> tuple[object, str | None]:
 class _LevelMeter:
     """Wraps a block stream, keeping the loudness statistics needed to reject silence."""
 
-    def __init__(self, blocks):
+    def __init__(self, blocks, label: str = "audio array"):
         self.blocks = blocks
+        self.label = label
         self.peak = 0.0
         self.sum_sq = 0.0
         self.n = 0
@@ -166,7 +167,7 @@ class _LevelMeter:
         for b in self.blocks:
             if b.size:
                 if not np.all(np.isfinite(b)):
-                    raise AudioError("contains NaN or infinite samples")
+                    raise AudioError(f"{self.label}: contains NaN or infinite samples")
                 self.peak = max(self.peak, float(np.abs(b).max()))
                 self.sum_sq += float(np.dot(b, b))
                 self.n += b.size
@@ -210,14 +211,15 @@ def transcribe(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     blocks, source = _blocks_for(path_or_array, sr)
-    meter_ = _LevelMeter(blocks)
+    label = source or "audio array"  # error messages name the file
+    meter_ = _LevelMeter(blocks, label)
     act = notes.compute_activations(meter_, progress=progress)
     timings["model"] = time.perf_counter() - t0
     duration = act.duration_s
     if duration < 0.5:
-        raise AudioError(f"is too short ({duration:.2f} s; at least 0.5 s is needed)")
+        raise AudioError(f"{label}: is too short ({duration:.2f} s; at least 0.5 s is needed)")
     if meter_.peak < 1e-4 or meter_.rms_db < -70:
-        raise AudioError("is silent (no signal above -70 dBFS)")
+        raise AudioError(f"{label}: is silent (no signal above -70 dBFS)")
 
     t1 = time.perf_counter()
     if opts.cleanup:
@@ -229,12 +231,12 @@ def transcribe(
         cleaned = raw
     timings["notes"] = time.perf_counter() - t1
     if not cleaned:
-        raise AudioError("has no detectable notes")
+        raise AudioError(f"{label}: has no detectable notes")
 
     t2 = time.perf_counter()
     rh = rhythm.estimate_rhythm(act, cleaned)
     if len(rh.beat_times_s) < 2 or duration < 60.0 / rh.tactus_bpm:
-        raise AudioError("is shorter than one beat")
+        raise AudioError(f"{label}: is shorter than one beat")
     key = tonality.estimate_key(
         [n.pitch for n in cleaned], [n.onset_s for n in cleaned], [n.offset_s for n in cleaned],
         [n.amplitude for n in cleaned],
