@@ -62,6 +62,20 @@ def _key_match(a, b) -> bool:
     return a.tonic_pc == b.tonic_pc and a.major_or_minor == b.major_or_minor
 
 
+def _key_mirex(est, ref) -> float:
+    """MIREX weighted key score (mir_eval.key): 1 same, 0.5 fifth, 0.3 relative, 0.2 parallel."""
+    import mir_eval
+
+    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
+    return float(mir_eval.key.weighted_score(f"{names[ref.tonic_pc]} {ref.major_or_minor}",
+                                             f"{names[est.tonic_pc]} {est.major_or_minor}"))
+
+
+def _meter_structure(m) -> tuple[bool, str]:
+    """What audio determines: simple or compound, duple or triple (4/4 = 2/4 = 2/2, 6/8 = 12/8)."""
+    return m.is_compound, "triple" if m.beats_per_bar == 3 else "duple"
+
+
 def run_accuracy(args) -> None:
     import logging
     import warnings
@@ -101,6 +115,8 @@ def run_accuracy(args) -> None:
                 "tempo_ok": abs(est.tempo_qpm - gt.tempo_qpm) / gt.tempo_qpm <= 0.04,
                 "meter_ok": str(est.meter) == str(gt.meter),
                 "key_ok": _key_match(est.key, gt.key),
+                "key_mirex": _key_mirex(est.key, gt.key),
+                "meter_structure_ok": _meter_structure(est.meter) == _meter_structure(gt.meter),
                 "tempo": (round(est.tempo_qpm, 1), round(gt.tempo_qpm, 1)),
                 "meter": (str(est.meter), str(gt.meter)), "key": (str(est.key), str(gt.key)),
             })
@@ -116,9 +132,10 @@ def run_accuracy(args) -> None:
 def _print_table(res: list[dict], subset: str) -> None:
     print(f"\nTranscription benchmark, dev set subset '{subset}' ({len(res)} items, "
           f"{sum(r['dur'] for r in res) / 60:.1f} min of audio)")
-    print("note onset F1 @ 50 ms (mir_eval, onset only) | onset+offset F1 | tempo within 4% | meter | key")
+    print("note onset F1 @ 50 ms (mir_eval, onset only) | onset+offset F1 | tempo within 4% | meter exact |"
+          " meter structure (simple/compound x duple/triple) | key exact | key MIREX weighted score")
     print(f"{'group':<10}{'n':>4}{'F1 raw':>9}{'F1 ours':>9}{'diff':>8}{'F1off raw':>11}{'F1off ours':>11}"
-          f"{'tempo':>8}{'meter':>8}{'key':>8}")
+          f"{'tempo':>8}{'meter':>8}{'struct':>8}{'key':>8}{'mirex':>8}")
     for kind in ("ensemble", "solo", "all"):
         g = [r for r in res if kind == "all" or r["kind"] == kind]
         if not g:
@@ -129,7 +146,7 @@ def _print_table(res: list[dict], subset: str) -> None:
 
         print(f"{kind:<10}{len(g):>4}{m('f1_raw'):>9.3f}{m('f1_ours'):>9.3f}{m('f1_ours') - m('f1_raw'):>+8.3f}"
               f"{m('f1off_raw'):>11.3f}{m('f1off_ours'):>11.3f}{m('tempo_ok'):>8.0%}{m('meter_ok'):>8.0%}"
-              f"{m('key_ok'):>8.0%}")
+              f"{m('meter_structure_ok'):>8.0%}{m('key_ok'):>8.0%}{m('key_mirex'):>8.3f}")
     dur = sum(r["dur"] for r in res)
     t_raw = sum(r["t_raw"] for r in res)
     t_ours = sum(r["t_ours"] for r in res)

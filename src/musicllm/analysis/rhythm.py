@@ -52,7 +52,8 @@ class RhythmConfig:
     comb_quad: float = 0.25       # ... at four times
     comb_sub: float = 0.5         # ... at half or a third of it (the beat's subdivision)
     triple_margin: float = 0.02   # triple meter must beat duple by this accent contrast
-    sixteenth_density: float = 3.0  # onsets per beat from which simple duple time is written 2/4
+    sixteenth_density: float = float("inf")  # onsets per beat from which duple time is written 2/4 (off:
+    # on the dev split onset density did not separate 2/4 from 4/4, ensembles add onsets)
 
 
 def onset_envelope(act: Activations) -> tuple[np.ndarray, np.ndarray]:

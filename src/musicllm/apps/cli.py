@@ -43,7 +43,8 @@ def transcribe(
     no_cleanup: bool = typer.Option(False, "--no-cleanup", help="Keep basic-pitch's raw notes."),
 ) -> None:
     """Transcribe recordings into scores (ABC, MIDI, MusicXML, SVG sheet, JSON)."""
-    from musicllm.analysis.transcribe import FORMATS, transcribe as run
+    from musicllm.analysis.transcribe import FORMATS
+    from musicllm.analysis.transcribe import transcribe as run
     from musicllm.audio.load import find_audio_files
 
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
@@ -53,6 +54,13 @@ def transcribe(
         _fail(f"unknown format(s) {', '.join(bad) or '(none)'}; choose from {', '.join(FORMATS)}")
     if parts is not None and not 1 <= parts <= 16:
         _fail(f"--parts must be between 1 and 16, got {parts}")
+    from musicllm.score.instruments import program_for
+
+    for name in (x.strip() for x in (instruments or "").split(",")):
+        if name and program_for(name) is None:  # once here, not once per input file
+            _fail(f"unknown instrument {name!r} (use a General MIDI name such as violin, cello, flute)")
+    if out_dir.exists() and not out_dir.is_dir():
+        _fail(f"{out_dir}: output path exists and is not a folder")
     files: list[Path] = []
     errors: list[str] = []
     for a in audio:
@@ -78,10 +86,12 @@ def transcribe(
                 written = result.write(out_dir, f.stem, fmts)
                 done += 1
                 progress.console.print(f"{f.name}: {result.summary()} -> "
-                                       f"{', '.join(str(p) for p in written)}", highlight=False, soft_wrap=True)
-            except MusicLLMError as exc:
-                errors.append(f"{f}: {exc}")
-                progress.console.print(f"musicllm: error: {f}: {exc}", highlight=False, soft_wrap=True)
+                                       f"{', '.join(str(p) for p in written)}",
+                                       markup=False, highlight=False, soft_wrap=True)
+            except (MusicLLMError, OSError) as exc:
+                msg = str(exc) if str(exc).startswith(f"{f}:") else f"{f}: {exc}"  # name the file once
+                errors.append(msg)
+                progress.console.print(f"musicllm: error: {msg}", markup=False, highlight=False, soft_wrap=True)
             progress.advance(task)
     if done == 0:
         raise typer.Exit(2)
