@@ -186,6 +186,27 @@ def estimate_subdivision(notes: Sequence[RawNote], beats: np.ndarray, min_offbea
     return sub, float(abs(ternary - binary) / (binary + ternary))
 
 
+def best_beat_phase(notes: Sequence[RawNote], beats: np.ndarray, subdivision: int, tol: float = 0.06) -> np.ndarray:
+    """Shift the beat grid by the fraction of a beat (0, 1/sub, 2/sub...) where beats fall on the
+    loudest and longest notes. The tracker locks onto a regular onset phase, which in a stream of
+    eighth notes can be the second eighth of the beat instead of the first."""
+    if len(beats) < 4 or not notes:
+        return beats
+    period = float(np.median(np.diff(beats)))
+    sub_len = period / subdivision
+    on = np.array([n.onset_s for n in notes])
+    weight = np.array([n.amplitude * min((n.offset_s - n.onset_s) / sub_len, 3.0) for n in notes])
+    best, best_score = 0, -1.0
+    for j in range(subdivision):
+        grid = beats + j * sub_len
+        k = np.clip(np.searchsorted(grid, on), 1, len(grid) - 1)
+        d = np.minimum(np.abs(grid[k] - on), np.abs(grid[k - 1] - on))
+        score = float(weight[d <= tol].sum())
+        if score > best_score * 1.05:  # keep the tracked phase unless another is clearly better
+            best, best_score = j, score
+    return beats + best * sub_len
+
+
 def _beat_accents(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Accent of each beat: onset strength + bass onsets + long notes + harmonic change."""
     nb = len(beats)
@@ -290,6 +311,7 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
         tactus = 60.0 / float(np.median(np.diff(beats)))
     beats = _extend_beats(beats, 60.0 / tactus, duration)
     sub, sub_conf = estimate_subdivision(notes, beats)
+    beats = _extend_beats(best_beat_phase(notes, beats, sub), 60.0 / tactus, duration)
     accents = _beat_accents(notes, beats, env, times)
     density = onsets_per_beat(notes, beats)
     meter, phase, bar_conf = estimate_bar(accents, sub, density, cfg)

@@ -110,26 +110,42 @@ class Transcription:
         return json.dumps(self.to_dict(), indent=1)
 
     def write(self, out_dir: str | os.PathLike, stem: str, formats: Sequence[str] = FORMATS) -> list[Path]:
-        """Write ``out_dir/<stem>.<ext>`` for each format (atomically); returns the paths."""
+        """Write ``out_dir/<stem>.<ext>`` for each format; returns the paths.
+
+        All formats are written into a hidden temporary folder first and moved into place only when
+        every one succeeded, so a failure leaves no output of this input behind.
+        """
+        import shutil
+        import tempfile
+
         from musicllm.files import atomic_write_text
 
+        unknown = [f for f in formats if f not in FORMATS + ("midi", "xml")]
+        if unknown:
+            raise MusicLLMError(f"unknown output format {unknown[0]!r} (choose from {', '.join(FORMATS)})")
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        written = []
-        for fmt in formats:
-            if fmt == "abc":
-                written.append(atomic_write_text(out / f"{stem}.abc", self.to_abc()))
-            elif fmt in ("mid", "midi"):
-                written.append(self.to_midi(out / f"{stem}.mid"))
-            elif fmt in ("musicxml", "xml"):
-                written.append(self.to_musicxml(out / f"{stem}.musicxml"))
-            elif fmt == "svg":
-                written.append(self.to_svg(out / f"{stem}.svg"))
-            elif fmt == "json":
-                written.append(atomic_write_text(out / f"{stem}.json", self.to_json()))
-            else:
-                raise MusicLLMError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
-        return written
+        tmp = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out))
+        try:
+            staged = []
+            for fmt in formats:
+                if fmt == "abc":
+                    staged.append(atomic_write_text(tmp / f"{stem}.abc", self.to_abc()))
+                elif fmt in ("mid", "midi"):
+                    staged.append(self.to_midi(tmp / f"{stem}.mid"))
+                elif fmt in ("musicxml", "xml"):
+                    staged.append(self.to_musicxml(tmp / f"{stem}.musicxml"))
+                elif fmt == "svg":
+                    staged.append(self.to_svg(tmp / f"{stem}.svg"))
+                elif fmt == "json":
+                    staged.append(atomic_write_text(tmp / f"{stem}.json", self.to_json()))
+            written = []
+            for path in staged:
+                os.replace(path, out / path.name)
+                written.append(out / path.name)
+            return written
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def summary(self) -> str:
         s = self.score
