@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements/lock.txt requirements/nodeps.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements/lock.txt
 	$(BIN)/pip install -q --no-deps -r requirements/nodeps.txt
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $(STAMP)
 
 # Optional Debian packages: abc2midi (ABC acceptance tests) and two more SoundFonts (dev-set variety).
