@@ -101,7 +101,7 @@ def eval_rhythm(items, cfg: rhythm.RhythmConfig | None = None, verbose: bool = F
         est = run_notes(act, 0.5, 0.3, 7, cleanup.CleanupConfig(), True)
         rh = rhythm.estimate_rhythm(act, est, cfg)
         k = tonality.estimate_key([n.pitch for n in est], [n.onset_s for n in est], [n.offset_s for n in est],
-                                  [n.amplitude for n in est]).key
+                                  [n.amplitude for n in est], downbeats_s=rh.downbeat_times_s).key
         from musicllm.score.model import Key
 
         gk = Key.parse(gt["key"])

@@ -51,6 +51,8 @@ class RhythmConfig:
     comb_double: float = 0.25      # weight of the autocorrelation at twice the beat period
     comb_quad: float = 0.25       # ... at four times
     comb_sub: float = 0.5         # ... at half or a third of it (the beat's subdivision)
+    alternation_ratio: float = 0.2   # halve the tempo when every other beat has less than this weight
+    min_halved_bpm: float = 55.0     # ... and the halved tempo is at least this
     triple_margin: float = 0.02   # triple meter must beat duple by this accent contrast
     sixteenth_density: float = float("inf")  # onsets per beat from which duple time is written 2/4 (off:
     # on the dev split onset density did not separate 2/4 from 4/4, ensembles add onsets)
@@ -186,6 +188,31 @@ def estimate_subdivision(notes: Sequence[RawNote], beats: np.ndarray, min_offbea
     return sub, float(abs(ternary - binary) / (binary + ternary))
 
 
+def halve_if_alternating(notes: Sequence[RawNote], beats: np.ndarray, tactus: float,
+                         cfg: RhythmConfig) -> tuple[np.ndarray, float]:
+    """Halve the tempo when every other beat is weak (the tracker followed the subdivision).
+
+    A tactus at twice the true tempo puts every second beat on passing notes only: the weaker
+    phase then carries less than ``cfg.alternation_ratio`` of the stronger phase's onset weight
+    (amplitude x duration of notes starting on the beat). Only when the halved tempo stays at or
+    above ``cfg.min_halved_bpm`` (slow 4/4 tunes otherwise halve to an implausible 47-50 qpm).
+    Keeps the strong phase.
+    """
+    if len(beats) < 8 or not notes or tactus / 2 < cfg.min_halved_bpm:
+        return beats, tactus
+    on = np.array([n.onset_s for n in notes])
+    w = np.array([n.amplitude * min(n.offset_s - n.onset_s, 1.0) for n in notes])
+    k = np.clip(np.searchsorted(beats, on), 1, len(beats) - 1)
+    nearest = np.where(np.abs(beats[k] - on) < np.abs(beats[k - 1] - on), k, k - 1)
+    close = np.abs(beats[nearest] - on) < 0.06
+    strength = np.bincount(nearest[close], weights=w[close], minlength=len(beats))
+    even, odd = strength[0::2].mean(), strength[1::2].mean()
+    strong, weak = max(even, odd), min(even, odd)
+    if strong > 0 and weak < cfg.alternation_ratio * strong:
+        return beats[0::2] if even >= odd else beats[1::2], tactus / 2
+    return beats, tactus
+
+
 def best_beat_phase(notes: Sequence[RawNote], beats: np.ndarray, subdivision: int, tol: float = 0.06) -> np.ndarray:
     """Shift the beat grid by the fraction of a beat (0, 1/sub, 2/sub...) where beats fall on the
     loudest and longest notes. The tracker locks onto a regular onset phase, which in a stream of
@@ -310,6 +337,7 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     if len(beats) >= 4:
         tactus = 60.0 / float(np.median(np.diff(beats)))
     beats = _extend_beats(beats, 60.0 / tactus, duration)
+    beats, tactus = halve_if_alternating(notes, beats, tactus, cfg)
     sub, sub_conf = estimate_subdivision(notes, beats)
     beats = _extend_beats(best_beat_phase(notes, beats, sub), 60.0 / tactus, duration)
     accents = _beat_accents(notes, beats, env, times)
