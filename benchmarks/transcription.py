@@ -49,11 +49,15 @@ def _gt_score(devset: Path, row: dict):
 
 
 def _raw_score(path: Path):
+    import contextlib
+    import io
+
     from basic_pitch.inference import predict
 
     from musicllm.score.model import Note, Part, Score
 
-    _, _, events = predict(str(path))
+    with contextlib.redirect_stdout(io.StringIO()):  # predict() prints "Predicting MIDI for ..."
+        _, _, events = predict(str(path))
     notes = [Note(int(p), float(s), float(e), int(round(a * 127))) for s, e, p, a, *_ in events]
     return Score(parts=[Part("basic-pitch", 0, notes)])
 

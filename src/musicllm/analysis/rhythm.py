@@ -53,6 +53,8 @@ class RhythmConfig:
     comb_sub: float = 0.5         # ... at half or a third of it (the beat's subdivision)
     alternation_ratio: float = 0.2   # halve the tempo when every other beat has less than this weight
     min_halved_bpm: float = 55.0     # ... and the halved tempo is at least this
+    evenness_ratio: float = 0.75     # double when mid-beat weight reaches this share of the beats
+    max_doubled_bpm: float = 175.0   # ... and the doubled tempo is at most this
     triple_margin: float = 0.02   # triple meter must beat duple by this accent contrast
     sixteenth_density: float = float("inf")  # onsets per beat from which duple time is written 2/4 (off:
     # on the dev split onset density did not separate 2/4 from 4/4, ensembles add onsets)
@@ -213,6 +215,28 @@ def halve_if_alternating(notes: Sequence[RawNote], beats: np.ndarray, tactus: fl
     return beats, tactus
 
 
+def double_if_even(notes: Sequence[RawNote], beats: np.ndarray, tactus: float,
+                   cfg: RhythmConfig) -> tuple[np.ndarray, float]:
+    """Double the tempo when the points halfway between beats carry nearly as much weight as the
+    beats (the tracker followed every other beat), while the doubled tempo stays at or below
+    ``cfg.max_doubled_bpm``. Weight: amplitude x duration of notes starting there."""
+    if cfg.evenness_ratio <= 0 or len(beats) < 4 or not notes or tactus * 2 > cfg.max_doubled_bpm:
+        return beats, tactus
+    grid = np.empty(2 * len(beats) - 1)
+    grid[0::2] = beats
+    grid[1::2] = (beats[:-1] + beats[1:]) / 2
+    on = np.array([n.onset_s for n in notes])
+    w = np.array([n.amplitude * min(n.offset_s - n.onset_s, 1.0) for n in notes])
+    k = np.clip(np.searchsorted(grid, on), 1, len(grid) - 1)
+    nearest = np.where(np.abs(grid[k] - on) < np.abs(grid[k - 1] - on), k, k - 1)
+    close = np.abs(grid[nearest] - on) < 0.05
+    strength = np.bincount(nearest[close], weights=w[close], minlength=len(grid))
+    on_beat, mid = strength[0::2].mean(), strength[1::2].mean()
+    if on_beat > 0 and mid >= cfg.evenness_ratio * on_beat:
+        return grid, tactus * 2
+    return beats, tactus
+
+
 def best_beat_phase(notes: Sequence[RawNote], beats: np.ndarray, subdivision: int, tol: float = 0.06) -> np.ndarray:
     """Shift the beat grid by the fraction of a beat (0, 1/sub, 2/sub...) where beats fall on the
     loudest and longest notes. The tracker locks onto a regular onset phase, which in a stream of
@@ -338,6 +362,7 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
         tactus = 60.0 / float(np.median(np.diff(beats)))
     beats = _extend_beats(beats, 60.0 / tactus, duration)
     beats, tactus = halve_if_alternating(notes, beats, tactus, cfg)
+    beats, tactus = double_if_even(notes, beats, tactus, cfg)
     sub, sub_conf = estimate_subdivision(notes, beats)
     beats = _extend_beats(best_beat_phase(notes, beats, sub), 60.0 / tactus, duration)
     accents = _beat_accents(notes, beats, env, times)
