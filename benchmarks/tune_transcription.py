@@ -16,6 +16,7 @@ import argparse
 import itertools
 import json
 import sys
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,12 +36,14 @@ def load_items(devset: Path, subset: str) -> list[tuple[dict, Activations, dict]
     CACHE.mkdir(parents=True, exist_ok=True)
     out = []
     for i, r in enumerate(rows):
-        c = CACHE / f"{r['id']}-{r.get('seed', 0)}-{int(r['duration_s'] * 1000)}.npz"
+        wav = devset / r.get("audio", r["id"] + ".wav")
+        tag = zlib.crc32(f"{wav.resolve()}:{wav.stat().st_size}:{wav.stat().st_mtime_ns}".encode())
+        c = CACHE / f"{r['id']}-{tag:08x}.npz"
         if c.exists():
             z = np.load(c)
             act = Activations(z["frames"], z["onsets"], int(z["n"]))
         else:
-            act = notes.compute_activations(iter_audio_blocks(devset / r.get("audio", r["id"] + ".wav"), 22050))
+            act = notes.compute_activations(iter_audio_blocks(wav, 22050))
             np.savez_compressed(c, frames=act.frames, onsets=act.onsets, n=act.n_samples)
         gt = json.loads((devset / f"{r['id']}.json").read_text())
         out.append((r, act, gt))
