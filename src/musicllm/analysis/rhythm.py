@@ -356,8 +356,9 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 86.13
     bpms, score = tempo_candidates(env, fps, cfg)
     tactus = float(bpms[int(np.argmax(score))])
-    srt = np.sort(score)
-    tempo_conf = float(np.clip(1 - srt[-2] / (srt[-1] + 1e-9), 0, 1)) if len(srt) > 1 else 0.0
+    # Confidence: how far the best tempo stands above the best one outside +-10 % of it.
+    rival = score[np.abs(bpms / tactus - 1) > 0.1]
+    tempo_conf = float(np.clip(1 - rival.max() / (score.max() + 1e-9), 0, 1)) if len(rival) else 0.0
     beat_frames = track_beats(env, 60.0 / tactus * fps, cfg.tightness)
     beats = times[np.clip(beat_frames, 0, len(times) - 1)] if len(beat_frames) else np.array([])
     if len(beats) >= 4:
