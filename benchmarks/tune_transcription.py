@@ -24,8 +24,10 @@ import numpy as np
 
 from musicllm.analysis import cleanup, notes, rhythm, tonality
 from musicllm.analysis.notes import Activations
+from musicllm.analysis.transcribe import TranscribeOptions
 
 CACHE = Path(".cache/activations")
+SHIPPED = TranscribeOptions()  # the decoder settings transcribe() uses
 
 
 def load_items(devset: Path, subset: str) -> list[tuple[dict, Activations, dict]]:
@@ -101,7 +103,8 @@ def grid_notes(items) -> None:
 def eval_rhythm(items, cfg: rhythm.RhythmConfig | None = None, verbose: bool = False) -> dict:
     ok = {"tempo": [], "meter": [], "key": []}
     for r, act, gt in items:
-        est = run_notes(act, 0.5, 0.3, 7, cleanup.CleanupConfig(), True)
+        est = run_notes(act, SHIPPED.onset_threshold, SHIPPED.frame_threshold,
+                        max(1, int(round(SHIPPED.min_note_ms / 1000 * notes.FRAME_RATE))), cleanup.CleanupConfig(), True)
         rh = rhythm.estimate_rhythm(act, est, cfg)
         k = tonality.estimate_key([n.pitch for n in est], [n.onset_s for n in est], [n.offset_s for n in est],
                                   [n.amplitude for n in est], downbeats_s=rh.downbeat_times_s).key

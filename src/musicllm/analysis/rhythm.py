@@ -56,8 +56,6 @@ class RhythmConfig:
     evenness_ratio: float = 0.75     # double when mid-beat weight reaches this share of the beats
     max_doubled_bpm: float = 175.0   # ... and the doubled tempo is at most this
     triple_margin: float = 0.28   # triple meter must beat duple by this accent contrast
-    sixteenth_density: float = float("inf")  # onsets per beat from which duple time is written 2/4 (off:
-    # on the dev split onset density did not separate 2/4 from 4/4, ensembles add onsets)
 
 
 def onset_envelope(act: Activations) -> tuple[np.ndarray, np.ndarray]:
@@ -308,26 +306,13 @@ def _bar_scores(accents: np.ndarray) -> dict[int, tuple[float, int]]:
     return out
 
 
-def onsets_per_beat(notes: Sequence[RawNote], beats: np.ndarray) -> float:
-    """Mean number of distinct onset times (40 ms apart or more) per beat that has any."""
-    if len(beats) < 2 or not notes:
-        return 0.0
-    on = np.unique(np.round(np.array([n.onset_s for n in notes]) / 0.04))
-    idx = np.searchsorted(beats, on * 0.04 + 0.03, side="right") - 1
-    idx = idx[(idx >= 0) & (idx < len(beats) - 1)]
-    if len(idx) == 0:
-        return 0.0
-    return float(np.bincount(idx).astype(float)[np.bincount(idx) > 0].mean())
-
-
-def estimate_bar(accents: np.ndarray, subdivision: int, density: float, cfg: RhythmConfig) -> tuple[Meter, int, float]:
+def estimate_bar(accents: np.ndarray, subdivision: int, cfg: RhythmConfig) -> tuple[Meter, int, float]:
     """Meter, phase of the first downbeat among the beats, and a confidence.
 
     Triple or duple comes from the accent contrast at a period of 3 beats against 2 or 4 beats
-    (triple must win by ``cfg.triple_margin``). Duple meters are written the way the corpora write
-    them: 6/8 for compound time, 2/4 when the music moves mostly in sixteenths (at least
-    ``cfg.sixteenth_density`` onsets per beat), else 4/4. 2/2 and 12/8 are never chosen: from audio
-    they are notational variants of 4/4 and 6/8.
+    (triple must win by ``cfg.triple_margin``). Duple meters are written the way the corpora mostly
+    write them: 6/8 in compound time, else 4/4. 2/4, 2/2 and 12/8 are never chosen: from audio they
+    are notational variants (on the dev split, onset density did not separate 2/4 from 4/4).
     """
     if len(accents) < 6:
         return (Meter(6, 8) if subdivision == 3 else Meter(4, 4)), 0, 0.0
@@ -339,8 +324,6 @@ def estimate_bar(accents: np.ndarray, subdivision: int, density: float, cfg: Rhy
         return (Meter(9, 8) if subdivision == 3 else Meter(3, 4)), sc[3][1], conf
     if subdivision == 3:
         return Meter(6, 8), sc[2][1], conf
-    if density >= cfg.sixteenth_density:
-        return Meter(2, 4), sc[2][1], conf
     return Meter(4, 4), sc[4][1], conf
 
 
@@ -369,15 +352,14 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     sub, sub_conf = estimate_subdivision(notes, beats)
     beats = _extend_beats(best_beat_phase(notes, beats, sub), 60.0 / tactus, duration)
     accents = _beat_accents(notes, beats, env, times)
-    density = onsets_per_beat(notes, beats)
-    meter, phase, bar_conf = estimate_bar(accents, sub, density, cfg)
+    meter, phase, bar_conf = estimate_bar(accents, sub, cfg)
     qpm = tactus * 1.5 if sub == 3 else tactus
     downbeats = beats[phase::meter.beats_per_bar]
     return RhythmEstimate(
         tempo_qpm=float(qpm), tactus_bpm=float(tactus), meter=meter, beat_times_s=beats.tolist(),
         downbeat_times_s=downbeats.tolist(), subdivision=sub, tempo_confidence=tempo_conf,
         meter_confidence=float(min(bar_conf, 1.0) * 0.5 + sub_conf * 0.5),
-        details={"subdivision_confidence": sub_conf, "bar_confidence": bar_conf, "onsets_per_beat": density},
+        details={"subdivision_confidence": sub_conf, "bar_confidence": bar_conf},
     )
 
 
