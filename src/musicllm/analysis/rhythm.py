@@ -188,6 +188,17 @@ def estimate_subdivision(notes: Sequence[RawNote], beats: np.ndarray, min_offbea
     return sub, float(abs(ternary - binary) / (binary + ternary))
 
 
+def _grid_strength(notes: Sequence[RawNote], grid: np.ndarray, tol: float) -> np.ndarray:
+    """Onset weight (amplitude x duration, capped at 1 s) of the notes starting within ``tol``
+    seconds of each grid point, each note counted at its nearest point."""
+    on = np.array([n.onset_s for n in notes])
+    w = np.array([n.amplitude * min(n.offset_s - n.onset_s, 1.0) for n in notes])
+    k = np.clip(np.searchsorted(grid, on), 1, len(grid) - 1)
+    nearest = np.where(np.abs(grid[k] - on) < np.abs(grid[k - 1] - on), k, k - 1)
+    close = np.abs(grid[nearest] - on) < tol
+    return np.bincount(nearest[close], weights=w[close], minlength=len(grid))
+
+
 def halve_if_alternating(notes: Sequence[RawNote], beats: np.ndarray, tactus: float,
                          cfg: RhythmConfig) -> tuple[np.ndarray, float]:
     """Halve the tempo when every other beat is weak (the tracker followed the subdivision).
@@ -200,12 +211,7 @@ def halve_if_alternating(notes: Sequence[RawNote], beats: np.ndarray, tactus: fl
     """
     if len(beats) < 8 or not notes or tactus / 2 < cfg.min_halved_bpm:
         return beats, tactus
-    on = np.array([n.onset_s for n in notes])
-    w = np.array([n.amplitude * min(n.offset_s - n.onset_s, 1.0) for n in notes])
-    k = np.clip(np.searchsorted(beats, on), 1, len(beats) - 1)
-    nearest = np.where(np.abs(beats[k] - on) < np.abs(beats[k - 1] - on), k, k - 1)
-    close = np.abs(beats[nearest] - on) < 0.06
-    strength = np.bincount(nearest[close], weights=w[close], minlength=len(beats))
+    strength = _grid_strength(notes, beats, 0.06)
     even, odd = strength[0::2].mean(), strength[1::2].mean()
     strong, weak = max(even, odd), min(even, odd)
     if strong > 0 and weak < cfg.alternation_ratio * strong:
@@ -223,12 +229,7 @@ def double_if_even(notes: Sequence[RawNote], beats: np.ndarray, tactus: float,
     grid = np.empty(2 * len(beats) - 1)
     grid[0::2] = beats
     grid[1::2] = (beats[:-1] + beats[1:]) / 2
-    on = np.array([n.onset_s for n in notes])
-    w = np.array([n.amplitude * min(n.offset_s - n.onset_s, 1.0) for n in notes])
-    k = np.clip(np.searchsorted(grid, on), 1, len(grid) - 1)
-    nearest = np.where(np.abs(grid[k] - on) < np.abs(grid[k - 1] - on), k, k - 1)
-    close = np.abs(grid[nearest] - on) < 0.05
-    strength = np.bincount(nearest[close], weights=w[close], minlength=len(grid))
+    strength = _grid_strength(notes, grid, 0.05)
     on_beat, mid = strength[0::2].mean(), strength[1::2].mean()
     if on_beat > 0 and mid >= cfg.evenness_ratio * on_beat:
         return grid, tactus * 2
