@@ -64,6 +64,10 @@ class Transcription:
     meter_confidence: float = 0.0
     raw_note_count: int = 0
     timings_s: dict[str, float] = field(default_factory=dict)
+    # What the analysis measured on the way, for callers that go on (``analyze()``): not serialised.
+    activations: notes.Activations | None = field(default=None, repr=False, compare=False)
+    notes_detected: list[notes.RawNote] = field(default_factory=list, repr=False, compare=False)
+    rhythm_estimate: rhythm.RhythmEstimate | None = field(default=None, repr=False, compare=False)
 
     @property
     def duration_s(self) -> float:
@@ -200,6 +204,7 @@ def transcribe(
     sr: int | None = None,
     *,
     progress: Callable[[float], None] | None = None,
+    source: str | None = None,
     **options,
 ) -> Transcription:
     """Transcribe a recording into a score.
@@ -207,6 +212,7 @@ def transcribe(
     ``path_or_array``: an audio file path, or a numpy array (mono, or (samples, channels)) with ``sr``.
     ``options``: fields of :class:`TranscribeOptions` (``n_parts``, ``instruments``, ...).
     ``progress``: optional callable(seconds of audio processed).
+    ``source``: the name that error messages and the title use for an array input (a path names itself).
     Raises :class:`~musicllm.errors.AudioError` for unusable audio (message names the problem).
     """
     unknown = set(options) - set(TranscribeOptions.__dataclass_fields__)
@@ -226,7 +232,8 @@ def transcribe(
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    blocks, source = _blocks_for(path_or_array, sr)
+    blocks, path_source = _blocks_for(path_or_array, sr)
+    source = path_source or source
     label = source or "audio array"  # error messages name the file
     meter_ = _LevelMeter(blocks, label)
     act = notes.compute_activations(meter_, progress=progress)
@@ -280,6 +287,7 @@ def transcribe(
     return Transcription(
         score=score, source=source, key_confidence=key.confidence, tempo_confidence=rh.tempo_confidence,
         meter_confidence=rh.meter_confidence, raw_note_count=len(raw), timings_s=timings,
+        activations=act, notes_detected=cleaned, rhythm_estimate=rh,
     )
 
 

@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import typer  # noqa: E402
 
+from musicllm.apps.batch import check_out_dir, err, fail, run_batch  # noqa: E402
 from musicllm.errors import MusicLLMError  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -21,14 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 eval_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Evaluate outputs against references.")
 app.add_typer(eval_app, name="eval")
 
-
-def _err(msg: str) -> None:
-    typer.echo(f"musicllm: error: {msg}", err=True)
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    _err(msg)
-    raise typer.Exit(code)
+_err = err
+_fail = fail
 
 
 @app.command()
@@ -45,7 +40,6 @@ def transcribe(
     """Transcribe recordings into scores (ABC, MIDI, MusicXML, SVG sheet, JSON)."""
     from musicllm.analysis.transcribe import FORMATS
     from musicllm.analysis.transcribe import transcribe as run
-    from musicllm.audio.load import find_audio_files
 
     fmts = [f.strip().lower() for f in formats.split(",") if f.strip()]
     fmts = ["mid" if f == "midi" else f for f in fmts]
@@ -59,50 +53,14 @@ def transcribe(
     for name in (x.strip() for x in (instruments or "").split(",")):
         if name and program_for(name) is None:  # once here, not once per input file
             _fail(f"unknown instrument {name!r} (use a General MIDI name such as violin, cello, flute)")
-    if out_dir.exists() and not out_dir.is_dir():
-        _fail(f"{out_dir}: output path exists and is not a folder")
-    files: list[Path] = []
-    errors: list[str] = []
-    for a in audio:
-        try:
-            files.extend(find_audio_files([a]))
-        except MusicLLMError as exc:
-            errors.append(str(exc))
-            _err(str(exc))
-    if not files:
-        raise typer.Exit(2)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    check_out_dir(out_dir)
 
-    done = 0
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TimeElapsedColumn(), transient=True, console=_stderr_console(),
-                        disable=len(files) < 2 and not sys.stderr.isatty())
-    with progress:
-        task = progress.add_task("transcribing", total=len(files))
-        for f in files:
-            progress.update(task, description=f"transcribing {f.name}")
-            try:
-                result = run(f, n_parts=parts, instruments=instruments or (), cleanup=not no_cleanup)
-                written = result.write(out_dir, f.stem, fmts)
-                done += 1
-                progress.console.print(f"{f.name}: {result.summary()} -> "
-                                       f"{', '.join(str(p) for p in written)}",
-                                       markup=False, highlight=False, soft_wrap=True)
-            except (MusicLLMError, OSError) as exc:
-                msg = str(exc) if str(exc).startswith(f"{f}:") else f"{f}: {exc}"  # name the file once
-                errors.append(msg)
-                progress.console.print(f"musicllm: error: {msg}", markup=False, highlight=False, soft_wrap=True)
-            progress.advance(task)
-    if done == 0:
-        raise typer.Exit(2)
-    if errors:
-        raise typer.Exit(1)
+    def work(f: Path) -> str:
+        result = run(f, n_parts=parts, instruments=instruments or (), cleanup=not no_cleanup)
+        written = result.write(out_dir, f.stem, fmts)
+        return f"{f.name}: {result.summary()} -> {', '.join(str(p) for p in written)}"
 
-
-def _stderr_console():
-    from rich.console import Console
-
-    return Console(stderr=True)
+    run_batch(audio, "transcribing", work)
 
 
 @eval_app.command("transcription")
@@ -121,6 +79,17 @@ def eval_transcription(
             _fail(f"{p}: no such file or folder")
     report = evaluate_paths(ref, est)
     typer.echo(json.dumps(report, indent=1, default=str) if json_out else format_report(report))
+
+
+def _register_command_modules() -> None:
+    """Commands that live in their own modules (one topic each)."""
+    from musicllm.apps import llm_commands, qa_commands, text_eval_commands, understand_commands
+
+    for module in (understand_commands, qa_commands, llm_commands, text_eval_commands):
+        module.register(app, eval_app)
+
+
+_register_command_modules()
 
 
 def main() -> None:

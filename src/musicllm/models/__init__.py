@@ -1,0 +1,1 @@
+"""Torch modules and model wrappers (taggers, ...); import what you need from the submodules."""
