@@ -37,10 +37,13 @@ def _load(path_or_array, sr: int | None, source: str | None) -> tuple[np.ndarray
     return audio.samples, source
 
 
+TAG_MODELS = "all"  # MTT_musicnn (instruments) + MSD_musicnn (genres such as folk and jazz, moods)
+
+
 def _tags(y: np.ndarray, sr: int) -> tuple[list[Tag], list[Tag], list[Tag], list[Tag], str]:
     from musicllm.analysis.tagging import tag_audio
 
-    res = tag_audio(y, sr)
+    res = tag_audio(y, sr, model=TAG_MODELS)
 
     def conv(pairs) -> list[Tag]:
         out = [Tag(str(n), round(float(c), 3)) for n, c in pairs if float(c) >= TAG_FLOOR]

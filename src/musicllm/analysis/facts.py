@@ -196,3 +196,11 @@ def format_time(t_s: float) -> str:
     h, rem = divmod(t, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def format_span(start_s: float, end_s: float) -> str:
+    """A time span for prose: seconds with one decimal when it is shorter than 10 s ("4.8–5.3 s"),
+    else m:ss–m:ss."""
+    if end_s - start_s < 10.0:
+        return f"{start_s:.1f}–{end_s:.1f} s"
+    return f"{format_time(start_s)}–{format_time(end_s)}"

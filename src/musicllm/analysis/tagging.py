@@ -16,9 +16,10 @@ tags of 30-s clips), MSD_musicnn on the Million Song Dataset's last.fm tags. Sco
   within 4e-6 of the original TensorFlow musicnn 0.1.0.
 
 Groups: the 50 tags of each model are sorted into ``instruments`` (including voices: "female vocal",
-"choir"), ``genres`` (including "classical", "choral", "opera"), ``moods`` (character, tempo and
-loudness words: "slow", "loud", "happy", "Mellow") and ``other`` (negations such as "no vocals", eras
-such as "80s", and "beat", "solo", "instrumental", "acoustic"). When two models give the same tag in
+"choir"), ``genres`` (including "classical", "choral", "opera"), ``moods`` (character words: "happy",
+"sad", "Mellow", "chill", "weird") and ``other`` (tempo and loudness words such as "slow" and "loud",
+which the analysis measures directly; negations such as "no vocals"; eras such as "80s"; and "beat",
+"solo", "instrumental", "acoustic"). When two models give the same tag in
 the same group, the group keeps MTT's score for instruments and moods and MSD's for genres.
 
 Time series: ``TagResult.times_s`` and ``series`` give each patch's start time (seconds) and scores.
@@ -49,8 +50,10 @@ TAG_GROUPS: dict[str, dict[str, str]] = {
                          "choir"], "instruments"),
         **dict.fromkeys(["classical", "classic", "techno", "electronic", "rock", "ambient", "indian",
                          "opera", "pop", "new age", "dance", "country", "metal", "choral"], "genres"),
-        **dict.fromkeys(["slow", "fast", "loud", "quiet", "soft", "weird"], "moods"),
-        **dict.fromkeys(["beat", "beats", "solo", "no vocals", "no vocal", "no voice"], "other"),
+        **dict.fromkeys(["weird"], "moods"),
+        # tempo and loudness words: measured directly (beats, loudness), so not presented as moods
+        **dict.fromkeys(["slow", "fast", "loud", "quiet", "soft", "beat", "beats", "solo", "no vocals", "no vocal",
+                         "no voice"], "other"),
     },
     MSD: {
         **dict.fromkeys(["female vocalists", "male vocalists", "female vocalist", "guitar"], "instruments"),

@@ -81,7 +81,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:  # noqa: ARG001 -
         llm: str = typer.Option("builtin", "--llm", help=LLM_HELP),
     ) -> None:
         """A one-paragraph caption and a tag line, written from what was measured."""
-        from musicllm.language import describe as run
+        from musicllm.language.describe import describe as run
 
         backend = _backend(llm)
         facts = _facts_for(audio)
@@ -97,7 +97,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:  # noqa: ARG001 -
         llm: str = typer.Option("builtin", "--llm", help=LLM_HELP),
     ) -> None:
         """Answer a question about a recording (the answer goes to stdout)."""
-        from musicllm.language import answer as run
+        from musicllm.language.answer import answer as run
 
         if not question.strip():
             fail("the question is empty")
@@ -111,7 +111,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:  # noqa: ARG001 -
         llm: str = typer.Option("builtin", "--llm", help=LLM_HELP),
     ) -> None:
         """Ask questions one after another (the recording is analysed once). 'quit' or end of input ends."""
-        from musicllm.language import answer as run
+        from musicllm.language.answer import answer as run
 
         backend = _backend(llm)
         facts = _facts_for(audio)

@@ -76,9 +76,38 @@ def _as_dict(facts: Any) -> dict[str, Any]:
     return facts
 
 
+LLM_CURVE_POINTS = 24  # the loudness curve is resampled to at most this many points for an LLM
+
+
+def llm_view(facts: dict[str, Any]) -> dict[str, Any]:
+    """A MusicFacts dict without the long raw series an LLM cannot use well: beat and bar times become
+    counts and the mean beat period; the loudness curve is resampled to at most
+    :data:`LLM_CURVE_POINTS` points (``hop_s`` adjusted); the analysers' timings are dropped.
+    Other dicts pass unchanged."""
+    if not str(facts.get("schema", "")).startswith("musicllm.facts"):
+        return facts
+    d = dict(facts)
+    beats = d.pop("beats_s", None) or []
+    bars = d.pop("downbeats_s", None) or []
+    d["n_beats"] = len(beats)
+    d["n_bars"] = len(bars)
+    if len(beats) > 1:
+        d["mean_beat_period_s"] = (beats[-1] - beats[0]) / (len(beats) - 1)
+    dyn = d.get("dynamics")
+    if isinstance(dyn, dict) and len(dyn.get("curve_db") or []) > LLM_CURVE_POINTS:
+        curve = dyn["curve_db"]
+        step = math.ceil(len(curve) / LLM_CURVE_POINTS)
+        d["dynamics"] = {**dyn, "curve_db": [max(curve[i:i + step]) for i in range(0, len(curve), step)],
+                         "hop_s": dyn.get("hop_s", 0.0) * step}
+    if isinstance(d.get("analyzers"), dict):
+        d["analyzers"] = {k: v for k, v in d["analyzers"].items() if k != "timings_s"}
+    return d
+
+
 def compact_facts_json(facts: Any, float_digits: int = 3, max_list_items: int | None = 64) -> str:
-    """``facts`` as one-line JSON, floats rounded and long lists cut (see the module docstring)."""
-    tidy = _tidy(_as_dict(facts), float_digits, max_list_items)
+    """``facts`` as one-line JSON (:func:`llm_view`), floats rounded and long lists cut (see the module
+    docstring)."""
+    tidy = _tidy(llm_view(_as_dict(facts)), float_digits, max_list_items)
     return json.dumps(tidy, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from musicllm.errors import MusicLLMError
 from musicllm.language.backends.base import Backend, BackendError
 
-__all__ = ["Backend", "BackendError", "LLMSpec", "parse_llm_spec", "get_backend", "KINDS"]
+__all__ = ["Backend", "BackendError", "LLMSpec", "parse_llm_spec", "get_backend", "resolve_backend", "KINDS"]
 
 KINDS = ("builtin", "transformers", "openai")
 _OPTIONS = {"builtin": (), "transformers": ("device",), "openai": ("model",)}
@@ -116,3 +116,15 @@ def get_backend(spec: str | LLMSpec, *, device: str | None = None) -> Backend | 
 
         return OpenAIBackend(parsed.target, model=parsed.options.get("model"))
     raise MusicLLMError(f"unknown LLM backend {parsed.kind!r}; {_USAGE}")
+
+
+def resolve_backend(backend: Backend | str | LLMSpec) -> Backend:
+    """A ready :class:`Backend` from a backend object or a spec (``"builtin"`` is not an LLM: error)."""
+    if isinstance(backend, Backend):
+        return backend
+    if not isinstance(backend, str | LLMSpec):
+        raise MusicLLMError(f"{type(backend).__name__} is not a language backend (give a Backend or a spec)")
+    built = get_backend(backend)
+    if built is None:
+        raise MusicLLMError("the built-in backend is not an LLM backend")
+    return built
