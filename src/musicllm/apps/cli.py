@@ -83,9 +83,15 @@ def eval_transcription(
 
 def _register_command_modules() -> None:
     """Commands that live in their own modules (one topic each)."""
-    from musicllm.apps import llm_commands, qa_commands, text_eval_commands, understand_commands
+    from musicllm.apps import (
+        edit_commands,
+        llm_commands,
+        qa_commands,
+        text_eval_commands,
+        understand_commands,
+    )
 
-    for module in (understand_commands, qa_commands, llm_commands, text_eval_commands):
+    for module in (understand_commands, edit_commands, qa_commands, llm_commands, text_eval_commands):
         module.register(app, eval_app)
 
 

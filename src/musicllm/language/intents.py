@@ -602,7 +602,7 @@ class IntentRecognizer:
 
     def __init__(self, prototypes: dict[str, tuple[str, ...]] | None = None, model_dir: str | Path | None = None,
                  use_disk_cache: bool = True) -> None:
-        from musicllm.language.sentence_encoder import default_model_dir, get_encoder
+        from musicllm.models.text_encoder import default_model_dir, get_encoder
 
         self.prototypes = dict(prototypes or PROTOTYPES)
         self.encoder = get_encoder(model_dir)
