@@ -84,6 +84,7 @@ def eval_transcription(
 def _register_command_modules() -> None:
     """Commands that live in their own modules (one topic each)."""
     from musicllm.apps import (
+        data_commands,
         edit_commands,
         llm_commands,
         qa_commands,
@@ -91,7 +92,8 @@ def _register_command_modules() -> None:
         understand_commands,
     )
 
-    for module in (understand_commands, edit_commands, qa_commands, llm_commands, text_eval_commands):
+    for module in (understand_commands, edit_commands, data_commands, qa_commands, llm_commands,
+                   text_eval_commands):
         module.register(app, eval_app)
 
 

@@ -53,10 +53,11 @@ from musicllm.audio.render import (
     render_parts,
     write_wav,
 )
+from musicllm.data.corpora import COLLECTION_LICENSES, key_from_fifths, transpose_key  # noqa: F401 - re-exported
 from musicllm.errors import MusicLLMError
 from musicllm.files import atomic_write_text
 from musicllm.score.jsonio import score_from_dict, score_to_dict
-from musicllm.score.model import MODE_OFFSETS, Key, Meter, Note, Part, Score, pitch_class_of
+from musicllm.score.model import MODE_OFFSETS, Key, Meter, Note, Part, Score
 
 SR = 22050
 NOTTINGHAM_DIR_DEFAULT = "/work/shared/data/nottingham/ABC_cleaned"
@@ -64,14 +65,8 @@ M21_ABC_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 TEST_FRACTION = 0.3
 TAIL_S = 1.0
 
-LICENSES = {
-    "bach-chorales": "public domain music; encoding from the music21 corpus (BSD-3-Clause)",
-    "nottingham": "GPL-3.0 (Nottingham Music Database, jukedeck/nottingham-dataset cleaning)",
-    "oneills1850": "public domain music; ABC from the music21 corpus (BSD-3-Clause)",
-    "ryansMammoth": "public domain music; ABC from the music21 corpus (BSD-3-Clause)",
-    "airdsAirs": "public domain music; ABC from the music21 corpus (BSD-3-Clause)",
-    "miscFolk": "public domain music; ABC from the music21 corpus (BSD-3-Clause)",
-}
+LICENSES = {k: COLLECTION_LICENSES[k] for k in ("bach-chorales", "nottingham", "oneills1850", "ryansMammoth",
+                                                "airdsAirs", "miscFolk")}
 
 
 class _Skip(Exception):
@@ -139,32 +134,7 @@ SOLO_CHOICES = [("violin", 0), ("flute", 0), ("clarinet", 0), ("alto sax", 0), (
 # ---------------------------------------------------------------------------------------------------
 # Keys
 
-_LETTERS = "CDEFGAB"
-_NATURAL_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_MAJOR_BY_FIFTHS = {-7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C", 1: "G",
-                    2: "D", 3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#"}
-_MODE_DEGREE = {"major": 0, "ionian": 0, "dorian": 1, "phrygian": 2, "lydian": 3, "mixolydian": 4,
-                "minor": 5, "aeolian": 5, "locrian": 6}
 _MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-
-
-def key_from_fifths(fifths: int, mode: str) -> Key:
-    """The key with ``fifths`` sharps (>0) or flats (<0) in the given mode (``-1, "dorian"`` -> G dorian)."""
-    major = _MAJOR_BY_FIFTHS[fifths]
-    letter = _LETTERS[(_LETTERS.index(major[0]) + _MODE_DEGREE[mode]) % 7]
-    pc = (pitch_class_of(major) + MODE_OFFSETS[mode]) % 12
-    acc = (pc - _NATURAL_PC[letter] + 6) % 12 - 6
-    return Key(letter + ("#" * acc if acc > 0 else "b" * -acc), mode)
-
-
-def transpose_key(key: Key, semitones: int) -> Key:
-    """``key`` moved by ``semitones``, spelled with the key signature of fewest accidentals (flats on ties)."""
-    if semitones % 12 == 0:
-        return key
-    major_pc = (key.tonic_pc + semitones - MODE_OFFSETS[key.mode]) % 12
-    options = [f for f in range(-7, 8) if (7 * f) % 12 == major_pc]
-    fifths = min(options, key=lambda f: (abs(f), f))
-    return key_from_fifths(fifths, key.mode)
 
 
 def _scale_pcs(key: Key) -> set[int]:
