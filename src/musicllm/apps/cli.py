@@ -86,14 +86,15 @@ def _register_command_modules() -> None:
     from musicllm.apps import (
         data_commands,
         edit_commands,
+        generate_commands,
         llm_commands,
         qa_commands,
         text_eval_commands,
         understand_commands,
     )
 
-    for module in (understand_commands, edit_commands, data_commands, qa_commands, llm_commands,
-                   text_eval_commands):
+    for module in (understand_commands, generate_commands, edit_commands, data_commands, qa_commands,
+                   llm_commands, text_eval_commands):
         module.register(app, eval_app)
 
 
