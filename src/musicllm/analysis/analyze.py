@@ -105,7 +105,7 @@ def analyze(
     analyzers = {
         "notes": "basic-pitch ICASSP 2022 (ONNX) + musicllm clean-up",
         "rhythm": "musicllm beat tracker and meter estimate",
-        "key": "Albrecht-Shanahan profiles on transcribed notes",
+        "key": "musicllm key model (conditional logit over 24 keys) on transcribed notes",
         "chords": getattr(chord_mod, "METHOD", "musicllm chord HMM"),
         "sections": getattr(struct_mod, "METHOD", "musicllm self-similarity segmentation"),
         "loudness": summ.reference,
