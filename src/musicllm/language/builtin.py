@@ -41,6 +41,7 @@ from musicllm.analysis.facts import (
 )
 from musicllm.language.intents import Intent, instrument_matches
 from musicllm.language.phrasing import Phraser, article, capitalize_first, join_list
+from musicllm.score.model import pitch_class_of
 
 SLOW_BELOW = 80.0       # felt beats per minute
 FAST_FROM = 116.0
@@ -79,16 +80,6 @@ def parse_key(value: Any) -> tuple[str, str] | None:
 def key_name(value: Any) -> str | None:
     k = parse_key(value)
     return f"{k[0]} {k[1]}" if k else None
-
-
-_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-
-
-def pitch_class(tonic: str) -> int:
-    pc = _PC[tonic[0].upper()]
-    for ch in tonic[1:]:
-        pc += 1 if ch == "#" else -1 if ch == "b" else 0
-    return pc % 12
 
 
 def parse_meter(value: Any) -> tuple[int, int] | None:
@@ -316,8 +307,8 @@ class Answerer:
         asked = str(self.intent.slots.get("key", ""))
         a_tonic, _, a_mode = asked.partition(" ")
         try:
-            same_tonic = pitch_class(a_tonic) == pitch_class(k[0])
-        except (KeyError, IndexError):
+            same_tonic = pitch_class_of(a_tonic) == pitch_class_of(k[0])
+        except ValueError:
             same_tonic = False
         yes = same_tonic and (not a_mode or a_mode == k[1])
         body = f"it's in {k[0]} {k[1]}." if yes else f"it's in {k[0]} {k[1]}, not {asked}."
