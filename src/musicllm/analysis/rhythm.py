@@ -12,9 +12,13 @@ Method:
 3. beats: Ellis's dynamic-programming beat tracker (as in librosa) at that tempo, written here in numpy
    because librosa's numba version costs about 8 s of compilation on every run;
 4. subdivision (2 or 3 per beat): where note onsets fall inside beats;
-5. beats per bar and the downbeat phase: periodicity of a per-beat accent made of onset strength,
-   bass notes, long notes and changes of harmony; then the meter as the corpora write it
-   (see `estimate_bar`).
+5. meter and downbeats: by default the trained meter model (`musicllm.analysis.meter_model`)
+   chooses among the meters at the tracked tempo (2/2, 2/4, 3/4, 4/4, 6/8, 9/8) from note values,
+   accents and how the music repeats at bar lags; ``RhythmConfig(meter_method="rules")`` (and the
+   fallback without weights) uses the periodicity of a per-beat accent made of onset strength, bass
+   notes, long notes and changes of harmony, then the meter as the corpora mostly write it
+   (see `estimate_bar`). Output beats are at the meter's beat (half notes in 2/2, dotted quarters
+   in 6/8).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from musicllm.analysis import meter_model
+from musicllm.analysis.accents import beat_accents
 from musicllm.analysis.notes import Activations, RawNote
 from musicllm.score.model import Meter
 
@@ -56,6 +62,7 @@ class RhythmConfig:
     evenness_ratio: float = 0.75     # double when mid-beat weight reaches this share of the beats
     max_doubled_bpm: float = 175.0   # ... and the doubled tempo is at most this
     triple_margin: float = 0.28   # triple meter must beat duple by this accent contrast
+    meter_method: str = "model"   # "model": the trained meter model (analysis/meter_model.py); "rules": estimate_bar
 
 
 def onset_envelope(act: Activations) -> tuple[np.ndarray, np.ndarray]:
@@ -258,39 +265,11 @@ def best_beat_phase(notes: Sequence[RawNote], beats: np.ndarray, subdivision: in
 
 
 def _beat_accents(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Accent of each beat: the sum of four cues, each normalised to a maximum of 1: onset strength,
-    bass onsets (lowest 30 % of pitches), onsets of long notes, and change of harmony (pitch-class
-    content of the beat against the previous one). Equal weights: on the dev split each cue alone
-    separates triple from duple meter about as well as any weighting of them."""
-    nb = len(beats)
-    cues = np.zeros((4, nb))
-    if nb == 0:
-        return np.zeros(0)
-    tol = 0.07
-    if len(env):
-        for k, b in enumerate(beats):
-            m = (times >= b - tol) & (times <= b + tol)
-            cues[0, k] = env[m].max() if m.any() else 0.0
-    if notes:
-        pitches = np.array([n.pitch for n in notes])
-        low_cut = np.percentile(pitches, 30)
-        on = np.array([n.onset_s for n in notes])
-        dur = np.array([n.offset_s - n.onset_s for n in notes])
-        amp = np.array([n.amplitude for n in notes])
-        k = np.searchsorted(beats, on - tol)
-        near = (k < nb) & (np.abs(beats[np.minimum(k, nb - 1)] - on) <= tol)
-        span = np.median(np.diff(beats)) if nb > 1 else 0.5
-        idx = np.where(near)[0]
-        np.add.at(cues[1], k[idx], amp[idx] * (pitches[idx] <= low_cut))
-        np.add.at(cues[2], k[idx], amp[idx] * np.minimum(dur[idx] / span, 2.0))
-        pcs = np.zeros((nb, 12))
-        bi = np.searchsorted(beats, on + 1e-3, side="right") - 1
-        ok = bi >= 0
-        np.add.at(pcs, (bi[ok], pitches[ok] % 12), amp[ok] * np.minimum(dur[ok], span))
-        norms = np.linalg.norm(pcs, axis=1) + 1e-9
-        cues[3, 1:] = 1.0 - (pcs[1:] * pcs[:-1]).sum(axis=1) / (norms[1:] * norms[:-1])
-    cues = cues / (cues.max(axis=1, keepdims=True) + 1e-9)
-    return cues.sum(axis=0)
+    """Accent of each beat (`musicllm.analysis.accents.beat_accents`) for a list of notes."""
+    def arr(name: str, dtype: type = float) -> np.ndarray:
+        return np.array([getattr(n, name) for n in notes], dtype=dtype)
+
+    return beat_accents(arr("onset_s"), arr("offset_s"), arr("pitch", int), arr("amplitude"), beats, env, times)
 
 
 def _bar_scores(accents: np.ndarray) -> dict[int, tuple[float, int]]:
@@ -356,12 +335,35 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     meter, phase, bar_conf = estimate_bar(accents, sub, cfg)
     qpm = tactus * 1.5 if sub == 3 else tactus
     downbeats = beats[phase::meter.beats_per_bar]
+    meter_conf = float(min(bar_conf, 1.0) * 0.5 + sub_conf * 0.5)
+    details = {"subdivision_confidence": sub_conf, "bar_confidence": bar_conf, "meter_method": "rules",
+               "tracked_beats_s": beats.tolist()}
+    out_beats = beats
+    if cfg.meter_method == "model" and len(beats) >= 8:
+        choice = _model_choice(notes, beats, env, times, duration, qpm)
+        if choice is not None:
+            c = choice.candidate
+            out_beats, downbeats = meter_model.beat_grid(c, beats, duration)
+            meter, qpm, meter_conf = c.meter, c.qpm, choice.meter_probability
+            tactus = qpm / float(meter.beat_qn)
+            sub = 3 if meter.is_compound else 2
+            details["meter_method"] = "model"
     return RhythmEstimate(
-        tempo_qpm=float(qpm), tactus_bpm=float(tactus), meter=meter, beat_times_s=beats.tolist(),
+        tempo_qpm=float(qpm), tactus_bpm=float(tactus), meter=meter, beat_times_s=out_beats.tolist(),
         downbeat_times_s=downbeats.tolist(), subdivision=sub, tempo_confidence=tempo_conf,
-        meter_confidence=float(min(bar_conf, 1.0) * 0.5 + sub_conf * 0.5),
-        details={"subdivision_confidence": sub_conf, "bar_confidence": bar_conf},
+        meter_confidence=meter_conf, details=details,
     )
+
+
+def _model_choice(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, times: np.ndarray,
+                  duration: float, qpm: float) -> meter_model.MeterChoice | None:
+    """The meter model's interpretation at the tracked tempo, or None without shipped weights."""
+    try:
+        model = meter_model.load_model()
+    except (OSError, ValueError):
+        return None
+    return meter_model.choose(meter_model.NoteArrays.from_notes(notes), beats, env, times, duration,
+                              near_qpm=qpm, model=model)
 
 
 def _extend_beats(beats: np.ndarray, period: float, duration: float) -> np.ndarray:

@@ -1,0 +1,197 @@
+"""Training recipe of the data-trained meter model (`musicllm.analysis.meter_model`).
+
+The model is a conditional logit over metrical interpretations (meter x quarter notes per tracked
+beat) of a recording, with the features of `musicllm.analysis.meter_model.analyse_candidates`
+computed from what ``transcribe()`` computes (basic-pitch activations -> decoded, cleaned notes ->
+tracked beats). ``transcribe()`` keeps the tempo of the beat tracker and lets the model choose among
+the interpretations at that tempo (``choose(..., near_qpm=...)``), so training uses those candidates
+too; an item whose tracked tempo is more than 4 % off its true tempo has no right candidate and is
+left out of training (it counts as a miss in the reported accuracies).
+
+Data (none of it from the seed-0 dev set: items whose normalised title is a dev-set title are dropped):
+
+- the key model's renderings: 1,342 renderings of 700 pieces from Nottingham, O'Neill's, Ryan's,
+  Aird's and the Bach chorales (``data build``; see `musicllm.training.key_model` for how they were
+  selected and rendered), read from ``DIR/build/<collection>/items/*/item.json``;
+- dev-set-style performances (solo tunes and accompanied or chamber ensembles, the generator of
+  ``make devset``) with another seed: ``python -m musicllm.data.devset .cache/meterdata/s3
+  --n-ensemble 150 --n-solo 150 --seed 3`` (about 5 minutes), read from ``manifest.jsonl``.
+
+Rebuild and retrain (2 CPU cores; activations are cached, about 1 s per 30 s item the first time)::
+
+    python -m musicllm.data.devset .cache/meterdata/s3 --n-ensemble 150 --n-solo 150 --seed 3
+    python -m musicllm.training.meter_model train --build .cache/keydata --devstyle .cache/meterdata/s3 \\
+        --out src/musicllm/analysis/meter_model_weights.json
+    python benchmarks/meter.py --subset all      # rules vs model on the seed-0 dev set
+
+L2 strength: chosen by 5-fold cross-validation grouped by tune title.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from musicllm.training.key_model import grouped_folds, norm_title
+
+TEMPO_TOL = 0.04
+
+
+def _activations(audio: Path, cache: Path):
+    from musicllm.analysis import notes
+    from musicllm.audio.load import iter_audio_blocks
+
+    if cache.exists():
+        z = np.load(cache)
+        return notes.Activations(z["frames"].astype(np.float32), z["onsets"].astype(np.float32), int(z["n"]))
+    act = notes.compute_activations(iter_audio_blocks(audio, notes.SAMPLE_RATE))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache, frames=act.frames.astype(np.float16), onsets=act.onsets.astype(np.float16),
+                        n=act.n_samples)
+    return act
+
+
+def list_items(build: Path | None, devstyle: list[Path]) -> list[dict]:
+    """Every labelled item: ``{id, title, meter, tempo_qpm, audio, cache}``."""
+    rows = []
+    if build is not None:
+        for ij in sorted(build.glob("build/*/items/*/item.json")):
+            r = json.loads(ij.read_text())
+            rows.append({"id": r["id"], "title": r.get("title") or r["piece_id"], "meter": r["meter"],
+                         "tempo_qpm": float(r["tempo_qpm"]), "audio": ij.parent / Path(r["audio"]).name,
+                         "cache": build / "act" / f"{r['id']}.npz"})
+    for d in devstyle:
+        for line in (d / "manifest.jsonl").read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                rows.append({"id": f"{d.name}-{r['id']}", "title": r.get("title") or r["id"], "meter": r["meter"],
+                             "tempo_qpm": float(r["tempo_qpm"]), "audio": d / r.get("audio", r["id"] + ".wav"),
+                             "cache": d / "act" / f"{r['id']}.npz"})
+    return rows
+
+
+def rhythm_inputs(act) -> tuple:
+    """(NoteArrays, tracked beats, envelope, envelope times, rule tempo in qpm, duration) as
+    ``transcribe()`` computes them."""
+    from musicllm.analysis import meter_model, rhythm
+    from musicllm.analysis.notes import RawNote
+    from musicllm.training.key_model import transcribed_notes
+
+    p, on, off, amp = transcribed_notes(act)
+    ns = [RawNote(float(a), float(b), int(c), float(d)) for c, a, b, d in zip(p, on, off, amp, strict=True)]
+    rh = rhythm.estimate_rhythm(act, ns, rhythm.RhythmConfig(meter_method="rules"))
+    env, times = rhythm.onset_envelope(act)
+    return (meter_model.NoteArrays(on, off, p, amp), np.array(rh.details["tracked_beats_s"]), env, times,
+            rh.tempo_qpm, act.duration_s)
+
+
+def item_features(rows: list[dict]) -> list[dict]:
+    """Candidates and features of every item (restricted to the rule tempo), with the index of the right one."""
+    from musicllm.analysis import meter_model
+
+    out = []
+    for i, r in enumerate(rows):
+        act = _activations(r["audio"], r["cache"])
+        na, beats, env, times, qpm, dur = rhythm_inputs(act)
+        if len(na.onset) < 4 or len(beats) < 8:
+            continue
+        cands, x = meter_model.analyse_candidates(na, beats, env, times, dur, near_qpm=qpm)
+        y = [j for j, c in enumerate(cands)
+             if str(c.meter) == r["meter"] and abs(c.qpm / r["tempo_qpm"] - 1) <= TEMPO_TOL]
+        out.append({"row": r, "cands": cands, "x": x, "y": y})
+        if i % 25 == 0:
+            print(f"\r{i + 1}/{len(rows)} items", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    return out
+
+
+def fit(items: list[dict], l2: float):
+    """Conditional logit over each item's candidates: mean NLL of the right candidate + l2 ||w||^2
+    on standardised features. Items without exactly one right candidate are skipped."""
+    from scipy.optimize import minimize
+
+    from musicllm.analysis.meter_model import MeterModel
+
+    items = [it for it in items if len(it["y"]) == 1 and len(it["x"]) > 1]
+    x = np.concatenate([it["x"] for it in items])
+    sizes = np.array([len(it["x"]) for it in items])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    group = np.repeat(np.arange(len(items)), sizes)
+    right = starts + np.array([it["y"][0] for it in items])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-8] = 1.0
+    z = (x - mean) / scale
+    n = len(items)
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        s = z @ w
+        mx = np.maximum.reduceat(s, starts)
+        e = np.exp(s - mx[group])
+        se = np.add.reduceat(e, starts)
+        p = e / se[group]
+        nll = float((np.log(se) + mx - s[right]).mean())
+        g = (p[:, None] * z).sum(axis=0) - z[right].sum(axis=0)
+        return nll + l2 * float(w @ w), g / n + 2 * l2 * w
+
+    res = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 3000})
+    return MeterModel(res.x, mean, scale, {"l2": l2})
+
+
+def accuracy(model, items: list[dict]) -> float:
+    """Share of items whose chosen candidate is right (items with no right candidate count as misses)."""
+    hits = [len(it["x"]) > 0 and int(np.argmax(model.scores(it["x"]))) in it["y"] for it in items]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def train(build: Path | None, devstyle: list[Path], devset: Path, out: Path, l2s: list[float], folds: int = 5) -> dict:
+    from musicllm.files import atomic_write_text
+
+    dev_titles = {norm_title(json.loads(line).get("title"))
+                  for line in (devset / "manifest.jsonl").read_text().splitlines() if line.strip()}
+    rows = [r for r in list_items(build, devstyle) if norm_title(r["title"]) not in dev_titles]
+    items = item_features(rows)
+    groups = np.array([norm_title(it["row"]["title"]) or it["row"]["id"] for it in items])
+    fold = grouped_folds(groups, folds)
+    cv = {}
+    for l2 in l2s:
+        hit = []
+        for k in range(folds):
+            m = fit([it for it, f in zip(items, fold, strict=True) if f != k], l2)
+            hit += [accuracy(m, [it]) for it, f in zip(items, fold, strict=True) if f == k]
+        cv[l2] = float(np.mean(hit))
+        print(f"l2 {l2:g}: grouped {folds}-fold accuracy (meter and tempo right) {cv[l2]:.4f}", file=sys.stderr)
+    best = max(cv, key=lambda v: (cv[v], v))
+    model = fit(items, best)
+    meta = {"l2": best, "items": len(items), "trained_on": sum(len(it["y"]) == 1 for it in items),
+            "pieces": len(set(groups.tolist())), "cv_folds": folds,
+            "cv_accuracy": {str(k): round(v, 4) for k, v in cv.items()},
+            "meters": {m: int(sum(it["row"]["meter"] == m for it in items)) for m in
+                       sorted({it["row"]["meter"] for it in items})},
+            "recipe": "python -m musicllm.training.meter_model train (see its docstring)"}
+    model = type(model)(model.weights, model.mean, model.scale, meta)
+    atomic_write_text(out, json.dumps(model.to_dict(), separators=(",", ":")) + "\n")
+    print(json.dumps(meta, indent=1))
+    return meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="features, grouped cross-validation, fit, write the weights")
+    t.add_argument("--build", type=Path, default=Path(".cache/keydata"), help="folder with build/*/items (data build)")
+    t.add_argument("--devstyle", type=Path, nargs="*", default=[Path(".cache/meterdata/s3")],
+                   help="dev-set-style folders (manifest.jsonl)")
+    t.add_argument("--devset", type=Path, default=Path("devset"), help="the dev set whose titles are excluded")
+    t.add_argument("--out", type=Path, default=Path("src/musicllm/analysis/meter_model_weights.json"))
+    t.add_argument("--l2", default="0.003,0.01,0.03,0.1", help="L2 strengths to cross-validate")
+    t.add_argument("--folds", type=int, default=5)
+    args = ap.parse_args(argv)
+    train(args.build, args.devstyle, args.devset, args.out, [float(v) for v in args.l2.split(",")], args.folds)
+
+
+if __name__ == "__main__":
+    main()

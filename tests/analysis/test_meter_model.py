@@ -1,0 +1,108 @@
+"""The trained meter model: candidates, features, beat grids, and choices on clear synthetic patterns."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from musicllm.analysis import meter_model as mm
+from musicllm.score.model import Meter
+
+
+def _pattern(bar: list[tuple[float, float, int, float]], bar_qn: float, qpm: float, bars: int = 16,
+             melody: list[int] | None = None) -> mm.NoteArrays:
+    """Notes of a repeated bar pattern: (onset qn, duration qn, pitch, amplitude); melody pitches
+    (one per note of the first voice) vary per bar so that bars are not all identical."""
+    spq = 60.0 / qpm
+    on, off, p, a = [], [], [], []
+    for b in range(bars):
+        for j, (q, d, pitch, amp) in enumerate(bar):
+            shift = (melody[(b + j) % len(melody)] if melody and pitch >= 60 else 0)
+            on.append((b * bar_qn + q) * spq + 1.0)
+            off.append((b * bar_qn + q + d) * spq * 0.98 + 1.0)
+            p.append(pitch + shift)
+            a.append(amp)
+    return mm.NoteArrays(np.array(on), np.array(off), np.array(p), np.array(a))
+
+
+def _envelope(n: mm.NoteArrays, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    times = np.arange(0, duration, 1 / 86.13)
+    env = np.zeros(len(times))
+    for t, amp in zip(n.onset, n.amp, strict=True):
+        env[np.argmin(np.abs(times - t))] += amp
+    return env / env.max(), times
+
+
+def _choose(n: mm.NoteArrays, tracked_period: float, qpm: float):
+    duration = float(n.offset.max()) + 1.0
+    beats = np.arange(1.0 - tracked_period, duration + tracked_period, tracked_period)
+    env, times = _envelope(n, duration)
+    return mm.choose(n, beats, env, times, duration, near_qpm=qpm)
+
+
+def test_feature_names_match_the_weights():
+    model = mm.load_model()
+    assert len(mm.feature_names()) == mm.N_FEATURES == len(model.weights) == len(model.mean)
+    assert model.meta["items"] > 1000
+
+
+def test_candidates_are_restricted_to_the_tempo():
+    all_c = mm.candidates(120.0)
+    assert {str(m) for m, _, _ in all_c} == set(mm.METERS)
+    near = mm.candidates(120.0, near_qpm=180.0)
+    assert near and all(abs(q / 180 - 1) <= 0.04 for _, _, q in near)
+    assert all(f == Fraction(3, 2) for _, f, _ in near)
+
+
+def test_beat_index_round_trip():
+    bi = mm.BeatIndex(np.array([0.5, 1.0, 1.5, 2.1, 2.6]))
+    t = np.array([0.0, 0.7, 2.3, 3.5])
+    assert np.allclose(bi.to_time(bi.to_index(t)), t)
+
+
+def test_beat_grid_cut_time_has_half_note_beats():
+    beats = np.arange(0.0, 10.0, 0.5)  # tracked quarter notes at 120 qpm
+    c = mm.Candidate(Meter(2, 2), Fraction(1), 120.0, 1.0)  # bars start one quarter after tracked beat 0
+    b, d = mm.beat_grid(c, beats, 9.0)
+    assert np.allclose(np.diff(b), 1.0)
+    assert np.allclose(np.diff(d), 2.0)
+    assert np.isclose(d[np.argmin(np.abs(d - 0.5))], 0.5)
+
+
+def test_waltz_is_read_in_three():
+    # bass on one, chords on two and three, melody on one: clear triple meter at 150 qpm
+    bar = [(0, 1, 43, 1.0), (0, 3, 72, 0.8), (1, 1, 60, 0.4), (1, 1, 64, 0.4), (2, 1, 60, 0.4), (2, 1, 64, 0.4)]
+    n = _pattern(bar, 3.0, 150.0, melody=[0, 2, 4, 5, 7, 5, 4, 2])
+    choice = _choose(n, 60 / 150, 150.0)
+    assert str(choice.candidate.meter) == "3/4"
+    assert 0 < choice.meter_probability <= 1
+
+
+def test_jig_is_read_in_six_eight():
+    # running eighths in groups of three, long note and bass on each dotted-quarter beat, at 120 qpm
+    bar = [(0, 1.5, 43, 1.0), (0, 0.5, 72, 0.9), (0.5, 0.5, 71, 0.5), (1.0, 0.5, 69, 0.5),
+           (1.5, 1.5, 50, 0.8), (1.5, 0.5, 67, 0.8), (2.0, 0.5, 69, 0.5), (2.5, 0.5, 71, 0.5)]
+    n = _pattern(bar, 3.0, 120.0, melody=[0, 2, -1, 3, 0, 5])
+    choice = _choose(n, 60 / 80, 120.0)  # tracked dotted quarters
+    assert choice.candidate.meter.is_compound
+
+
+@pytest.mark.parametrize("method", ["rules", "model"])
+def test_estimate_rhythm_methods(method):
+    from musicllm.analysis import notes, rhythm
+
+    n = _pattern([(0, 1, 43, 1.0), (0, 3, 72, 0.8), (1, 1, 60, 0.4), (2, 1, 64, 0.4)], 3.0, 150.0,
+                 melody=[0, 2, 4, 5, 7, 5, 4, 2])
+    raw = [notes.RawNote(float(a), float(b), int(c), float(d))
+           for a, b, c, d in zip(n.onset, n.offset, n.pitch, n.amp, strict=True)]
+    frames = int((n.offset.max() + 1) * 86.13)
+    act = notes.Activations(np.zeros((frames, 88), np.float32), np.zeros((frames, 88), np.float32),
+                            int(frames / 86.13 * 22050))
+    env, _ = _envelope(n, frames / 86.13)
+    act.onsets[: len(env), 40] = env[:frames]
+    rh = rhythm.estimate_rhythm(act, raw, rhythm.RhythmConfig(meter_method=method))
+    assert rh.details["meter_method"] in ("rules", "model")
+    assert len(rh.downbeat_times_s) >= 2
+    assert np.all(np.diff(rh.beat_times_s) > 0)
