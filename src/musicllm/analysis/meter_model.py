@@ -34,6 +34,7 @@ only (the other meters' blocks are zero), so every meter learns its own tempo ra
 - ``rep_onset``: cosine similarity of the onset pattern (12 slots per tracked beat) with itself one
   bar later; ``rep_pitch`` / ``rep_pitch2`` / ``rep_half``: mean similarity of the pitch classes
   starting in each slot with those one bar / two bars / half a bar later (`SlotPatterns`);
+  ``rep_pitch4`` / ``rep_pitch8``: four and eight bars later (phrases of 4 and 8 bars);
 - ``lag_pitch_Q`` / ``lag_onset_Q``: the same similarities at fixed lags of Q quarter notes;
 - ``bass_bar`` / ``bass_half`` / ``lag_bass_Q``: pitch similarity of the low notes (lowest 30 % of
   pitches) one bar, half a bar and Q quarter notes later (a bass line alternating root and fifth
@@ -58,18 +59,19 @@ from musicllm.analysis.accents import beat_accents
 from musicllm.score.model import Meter
 
 WEIGHTS_FILE = Path(__file__).with_name("meter_model_weights.json")
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 METERS: tuple[str, ...] = ("2/2", "2/4", "3/4", "4/4", "6/8", "9/8")
 FACTORS: tuple[Fraction, ...] = (Fraction(1, 3), Fraction(1, 2), Fraction(2, 3), Fraction(1), Fraction(3, 2),
                                  Fraction(2), Fraction(3))
 QPM_RANGE = (40.0, 280.0)
 BLOCK = ("bias", "zb", "zb2", "zq", "share_bar", "share_beat", "share_sub", "share_16", "share_trip",
          "share_off", "density", "ioi", "contrast", "half_contrast", "rep_onset", "rep_pitch", "rep_pitch2",
-         "rep_half") + tuple(f"lag_pitch_{q}" for q in ("1.5", "2", "3", "4", "6", "8")) \
-    + tuple(f"lag_onset_{q}" for q in ("1.5", "2", "3", "4", "6", "8")) \
+         "rep_half", "rep_pitch4", "rep_pitch8") \
+    + tuple(f"lag_pitch_{q}" for q in ("1.5", "2", "3", "4", "6", "8", "12", "16", "24", "32")) \
+    + tuple(f"lag_onset_{q}" for q in ("1.5", "2", "3", "4", "6", "8", "12", "16", "24", "32")) \
     + ("bass_bar", "bass_half") + tuple(f"lag_bass_{q}" for q in ("2", "3", "4", "6"))
 BASS_LAGS_QN = (2.0, 3.0, 4.0, 6.0)
-LAGS_QN = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+LAGS_QN = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 N_FEATURES = len(BLOCK) * (1 + len(METERS))
 TOL_S = 0.06
 
@@ -298,7 +300,8 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
                           shares["sub"], shares["16"], shares["trip"], shares["off"], density, ioi,
                           contrast, half_contrast, slots.onset_similarity(bar_qn / f),
                           slots.pitch_similarity(bar_qn / f), slots.pitch_similarity(2 * bar_qn / f),
-                          slots.pitch_similarity(bar_qn / f / 2)]
+                          slots.pitch_similarity(bar_qn / f / 2), slots.pitch_similarity(4 * bar_qn / f),
+                          slots.pitch_similarity(8 * bar_qn / f)]
                          + [slots.pitch_similarity(q / f) for q in LAGS_QN]
                          + [slots.onset_similarity(q / f) for q in LAGS_QN]
                          + [bass.pitch_similarity(bar_qn / f), bass.pitch_similarity(bar_qn / f / 2)]
