@@ -46,6 +46,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/transcription.py
+	$(BIN)/python benchmarks/meter.py --subset all
 
 devset: setup
 	$(BIN)/python -m musicllm.data.devset devset --n-ensemble 60 --n-solo 60 --seed 0
