@@ -26,15 +26,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from tune_transcription import load_items  # noqa: E402
 
-from musicllm.analysis import cleanup, meter_model, notes, rhythm  # noqa: E402
-from musicllm.analysis.transcribe import TranscribeOptions  # noqa: E402
-
-
-def _notes(act: notes.Activations) -> list[notes.RawNote]:
-    o = TranscribeOptions()
-    raw = notes.decode_notes(act, onset_threshold=o.onset_threshold, frame_threshold=o.frame_threshold,
-                             min_note_frames=max(1, int(round(o.min_note_ms / 1000 * notes.FRAME_RATE))))
-    return cleanup.clean_notes(raw, act)
+from musicllm.analysis import meter_model, rhythm  # noqa: E402
+from musicllm.training.key_model import transcribed_raw_notes  # noqa: E402
 
 
 def main() -> None:
@@ -52,7 +45,7 @@ def main() -> None:
     confusion: collections.Counter = collections.Counter()
     seconds = {"rules": 0.0, "model": 0.0}
     for r, act, gt in items:
-        ns = _notes(act)
+        ns = transcribed_raw_notes(act)
         row = {}
         for method in ("rules", "model"):
             t0 = time.perf_counter()

@@ -230,7 +230,7 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
     clusters = _clusters(notes.onset)
     u_cl = bi.to_index(clusters)
     u_lo, u_hi = float(bi.to_index(np.array([0.0]))[0]), float(bi.to_index(np.array([duration_s]))[0])
-    accent_cache: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+    accent_cache: dict[tuple[float, float, float], tuple[np.ndarray, np.ndarray]] = {}
     slots = SlotPatterns(u_on, notes.pitch, weight, u_lo, u_hi)
     low = notes.pitch <= (np.percentile(notes.pitch, 30) if len(notes.pitch) else 0)
     bass = SlotPatterns(u_on[low], notes.pitch[low], weight[low], u_lo, u_hi)
@@ -242,7 +242,7 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
         k0 = int(np.floor((span_lo - off) / step_qn))
         k1 = int(np.ceil((span_hi - off) / step_qn))
         qn = off + step_qn * np.arange(k0, k1 + 1)
-        key = (round(off, 6), round(step_qn * 1000 + f, 6))
+        key = (round(off, 6), round(step_qn, 6), round(f, 6))
         if key not in accent_cache:
             times = bi.to_time(qn / f)
             accent_cache[key] = (qn, _accents_at(times, notes, env, env_times))
@@ -267,7 +267,7 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
             contrast = float(acc[down].mean() - acc[~down].mean())
             if best is None or contrast > best[0] + 1e-9:
                 half = np.zeros_like(down)
-                if bpb % 2 == 0 and bpb >= 2:
+                if bpb % 2 == 0:
                     half = (k % bpb) == bpb // 2
                 rest = ~down & ~half
                 hc = float(acc[half].mean() - acc[rest].mean()) if half.any() and rest.any() else 0.0

@@ -266,10 +266,8 @@ def best_beat_phase(notes: Sequence[RawNote], beats: np.ndarray, subdivision: in
 
 def _beat_accents(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, times: np.ndarray) -> np.ndarray:
     """Accent of each beat (`musicllm.analysis.accents.beat_accents`) for a list of notes."""
-    def arr(name: str, dtype: type = float) -> np.ndarray:
-        return np.array([getattr(n, name) for n in notes], dtype=dtype)
-
-    return beat_accents(arr("onset_s"), arr("offset_s"), arr("pitch", int), arr("amplitude"), beats, env, times)
+    n = meter_model.NoteArrays.from_notes(notes)
+    return beat_accents(n.onset, n.offset, n.pitch, n.amp, beats, env, times)
 
 
 def _bar_scores(accents: np.ndarray) -> dict[int, tuple[float, int]]:
@@ -331,23 +329,23 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     beats, tactus = double_if_even(notes, beats, tactus, cfg)
     sub, sub_conf = estimate_subdivision(notes, beats)
     beats = _extend_beats(best_beat_phase(notes, beats, sub), 60.0 / tactus, duration)
-    accents = _beat_accents(notes, beats, env, times)
-    meter, phase, bar_conf = estimate_bar(accents, sub, cfg)
     qpm = tactus * 1.5 if sub == 3 else tactus
-    downbeats = beats[phase::meter.beats_per_bar]
-    meter_conf = float(min(bar_conf, 1.0) * 0.5 + sub_conf * 0.5)
-    details = {"subdivision_confidence": sub_conf, "bar_confidence": bar_conf, "meter_method": "rules",
-               "tracked_beats_s": beats.tolist()}
-    out_beats = beats
+    details = {"subdivision_confidence": sub_conf, "meter_method": "model", "tracked_beats_s": beats.tolist()}
+    choice = None
     if cfg.meter_method == "model" and len(beats) >= 8:
         choice = _model_choice(notes, beats, env, times, duration, qpm)
-        if choice is not None:
-            c = choice.candidate
-            out_beats, downbeats = meter_model.beat_grid(c, beats, duration)
-            meter, qpm, meter_conf = c.meter, c.qpm, choice.meter_probability
-            tactus = qpm / float(meter.beat_qn)
-            sub = 3 if meter.is_compound else 2
-            details["meter_method"] = "model"
+    if choice is not None:
+        c = choice.candidate
+        out_beats, downbeats = meter_model.beat_grid(c, beats, duration)
+        meter, qpm, meter_conf = c.meter, c.qpm, choice.meter_probability
+        tactus = qpm / float(meter.beat_qn)
+        sub = 3 if meter.is_compound else 2
+    else:
+        accents = _beat_accents(notes, beats, env, times)
+        meter, phase, bar_conf = estimate_bar(accents, sub, cfg)
+        out_beats, downbeats = beats, beats[phase::meter.beats_per_bar]
+        meter_conf = float(min(bar_conf, 1.0) * 0.5 + sub_conf * 0.5)
+        details.update(meter_method="rules", bar_confidence=bar_conf)
     return RhythmEstimate(
         tempo_qpm=float(qpm), tactus_bpm=float(tactus), meter=meter, beat_times_s=out_beats.tolist(),
         downbeat_times_s=downbeats.tolist(), subdivision=sub, tempo_confidence=tempo_conf,

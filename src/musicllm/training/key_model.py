@@ -144,16 +144,21 @@ def select(out: Path, devset: Path, seed: int = 0) -> dict:
 # ---------------------------------------------------------------------------------------------------
 # Features of the rendered items
 
-def transcribed_notes(act) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(pitches, onsets_s, offsets_s, amplitudes) of the notes ``transcribe()`` would pass to the key
-    estimator: basic-pitch decoding with the shipped thresholds, then the shipped clean-up."""
+def transcribed_raw_notes(act) -> list:
+    """The `RawNote` list ``transcribe()`` passes to rhythm and key estimation: basic-pitch decoding
+    with the shipped thresholds, then the shipped clean-up."""
     from musicllm.analysis import cleanup, notes
     from musicllm.analysis.transcribe import TranscribeOptions
 
     o = TranscribeOptions()
     raw = notes.decode_notes(act, onset_threshold=o.onset_threshold, frame_threshold=o.frame_threshold,
                              min_note_frames=max(1, int(round(o.min_note_ms / 1000 * notes.FRAME_RATE))))
-    ns = cleanup.clean_notes(raw, act)
+    return cleanup.clean_notes(raw, act)
+
+
+def transcribed_notes(act) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(pitches, onsets_s, offsets_s, amplitudes) of `transcribed_raw_notes`."""
+    ns = transcribed_raw_notes(act)
     return (np.array([n.pitch for n in ns], dtype=int), np.array([n.onset_s for n in ns]),
             np.array([n.offset_s for n in ns]), np.array([n.amplitude for n in ns]))
 

@@ -81,14 +81,12 @@ def rhythm_inputs(act) -> tuple:
     """(NoteArrays, tracked beats, envelope, envelope times, rule tempo in qpm, duration) as
     ``transcribe()`` computes them."""
     from musicllm.analysis import meter_model, rhythm
-    from musicllm.analysis.notes import RawNote
-    from musicllm.training.key_model import transcribed_notes
+    from musicllm.training.key_model import transcribed_raw_notes
 
-    p, on, off, amp = transcribed_notes(act)
-    ns = [RawNote(float(a), float(b), int(c), float(d)) for c, a, b, d in zip(p, on, off, amp, strict=True)]
+    ns = transcribed_raw_notes(act)
     rh = rhythm.estimate_rhythm(act, ns, rhythm.RhythmConfig(meter_method="rules"))
     env, times = rhythm.onset_envelope(act)
-    return (meter_model.NoteArrays(on, off, p, amp), np.array(rh.details["tracked_beats_s"]), env, times,
+    return (meter_model.NoteArrays.from_notes(ns), np.array(rh.details["tracked_beats_s"]), env, times,
             rh.tempo_qpm, act.duration_s)
 
 
