@@ -106,3 +106,50 @@ def test_estimate_rhythm_methods(method):
     assert rh.details["meter_method"] in ("rules", "model")
     assert len(rh.downbeat_times_s) >= 2
     assert np.all(np.diff(rh.beat_times_s) > 0)
+
+
+def _features(n: mm.NoteArrays, tracked_period: float, tracked_qpm: float | None = None):
+    duration = float(n.offset.max()) + 1.0
+    beats = np.arange(1.0 - tracked_period, duration + tracked_period, tracked_period)
+    env, times = _envelope(n, duration)
+    cands, x = mm.analyse_candidates(n, beats, env, times, duration, tracked_qpm=tracked_qpm)
+    names = mm.feature_names()
+    return cands, {c: x[i] for i, c in enumerate(cands)}, names.index
+
+
+REEL = [(q * 0.5, 0.5, p, 1.0 if q % 4 == 0 else 0.6) for q, p in enumerate([67, 71, 74, 71, 69, 72, 76, 72])]
+
+
+def test_tracker_features_mark_the_rules_tempo():
+    n = _pattern(REEL, 4.0, 120.0, melody=[0, 2, 4, 5])
+    cands, x, col = _features(n, 0.5, tracked_qpm=180.0)  # the rules read the beats as dotted quarters
+    for c in cands:
+        agree = x[c][col("tracker.agree")]
+        assert agree == float(abs(c.qpm / 180.0 - 1) <= 0.04)
+        assert x[c][col("tracker.pulse")] == float(c.factor == 1)
+        assert np.isclose(x[c][col("tracker.dlog")], np.log2(c.qpm / 180.0))
+    assert any(x[c][col("tracker.agree")] == 1 for c in cands) and any(x[c][col("tracker.agree")] == 0 for c in cands)
+
+
+def test_long_notes_at_bar_starts():
+    # a long held note at every bar start, quarter notes elsewhere: long_bar is 1 in 3/4 at the true tempo
+    bar = [(0, 2.5, 48, 1.0), (0, 1, 72, 0.8), (1, 1, 74, 0.5), (2, 1, 76, 0.5)]
+    n = _pattern(bar, 3.0, 120.0, melody=[0, 2, 4, 5])
+    cands, x, col = _features(n, 0.5)
+    waltz = [c for c in cands if str(c.meter) == "3/4" and c.factor == 1]
+    assert waltz and x[waltz[0]][col("3/4.long_bar")] > 0.99
+    common = [c for c in cands if str(c.meter) == "4/4" and c.factor == 1]
+    assert common and x[common[0]][col("4/4.long_bar")] < 0.5
+
+
+def test_the_model_can_overrule_the_rules_tempo_level():
+    # straight eighths over a bass on beats 1 and 3 at 120 qpm, which the rules misread as triplets
+    # (tracked_qpm 180: dotted-quarter beats)
+    n = _pattern(REEL + [(0, 1, 43, 1.0), (2, 1, 50, 0.8)], 4.0, 120.0, melody=[0, 2, 4, 5, 7, 5])
+    duration = float(n.offset.max()) + 1.0
+    beats = np.arange(0.5, duration + 0.5, 0.5)
+    env, times = _envelope(n, duration)
+    free = mm.choose(n, beats, env, times, duration, tracked_qpm=180.0)
+    fixed = mm.choose(n, beats, env, times, duration, near_qpm=180.0, tracked_qpm=180.0)
+    assert abs(free.candidate.qpm / 120.0 - 1) <= 0.04 and not free.candidate.meter.is_compound
+    assert abs(fixed.candidate.qpm / 180.0 - 1) <= 0.04

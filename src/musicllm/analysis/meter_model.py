@@ -38,7 +38,17 @@ only (the other meters' blocks are zero), so every meter learns its own tempo ra
 - ``lag_pitch_Q`` / ``lag_onset_Q``: the same similarities at fixed lags of Q quarter notes;
 - ``bass_bar`` / ``bass_half`` / ``lag_bass_Q``: pitch similarity of the low notes (lowest 30 % of
   pitches) one bar, half a bar and Q quarter notes later (a bass line alternating root and fifth
-  repeats per bar, not per half bar).
+  repeats per bar, not per half bar);
+- ``long_bar`` / ``long_half``: share of the long notes' weight (notes of at least `LONG_BEATS`
+  tracked beats: cadences, held chords) that starts on a bar start / on a half-bar that is not a bar
+  start; ``long_rep`` / ``long_rep2``: onset similarity of the long notes one and two bars later.
+
+Tracker features (shared by all meters, after the meter blocks): ``agree``: 1 when the candidate's
+qpm is within 4 % of the rule reading of the tracked beats (``tracked_qpm``: the beat, or 1.5 beats
+when the rules hear triplet subdivisions); ``dlog`` / ``adlog``: log2(qpm / tracked_qpm) and its size;
+``pulse`` / ``pulse_dotted``: 1 when the candidate's quarter note / dotted quarter is the tracked beat.
+With them the model can overrule the rules' tempo level where the notes say so (a reel whose
+swung eighths read as triplets) and otherwise keep it.
 
 Score of a candidate: ``w . ((x - mean) / scale)``; probabilities: softmax over the candidates of
 one recording. Weights live in ``meter_model_weights.json`` (trained by
@@ -59,7 +69,7 @@ from musicllm.analysis.accents import beat_accents
 from musicllm.score.model import Meter
 
 WEIGHTS_FILE = Path(__file__).with_name("meter_model_weights.json")
-FEATURE_VERSION = 2
+FEATURE_VERSION = 4
 METERS: tuple[str, ...] = ("2/2", "2/4", "3/4", "4/4", "6/8", "9/8")
 FACTORS: tuple[Fraction, ...] = (Fraction(1, 3), Fraction(1, 2), Fraction(2, 3), Fraction(1), Fraction(3, 2),
                                  Fraction(2), Fraction(3))
@@ -69,15 +79,18 @@ BLOCK = ("bias", "zb", "zb2", "zq", "share_bar", "share_beat", "share_sub", "sha
          "rep_half", "rep_pitch4", "rep_pitch8") \
     + tuple(f"lag_pitch_{q}" for q in ("1.5", "2", "3", "4", "6", "8", "12", "16", "24", "32")) \
     + tuple(f"lag_onset_{q}" for q in ("1.5", "2", "3", "4", "6", "8", "12", "16", "24", "32")) \
-    + ("bass_bar", "bass_half") + tuple(f"lag_bass_{q}" for q in ("2", "3", "4", "6"))
+    + ("bass_bar", "bass_half") + tuple(f"lag_bass_{q}" for q in ("2", "3", "4", "6")) \
+    + ("long_bar", "long_half", "long_rep", "long_rep2")
+LONG_BEATS = 1.75  # a "long" note lasts at least this many tracked beats (cadences, held chords)
 BASS_LAGS_QN = (2.0, 3.0, 4.0, 6.0)
 LAGS_QN = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
-N_FEATURES = len(BLOCK) * (1 + len(METERS))
+TRACKER = ("agree", "dlog", "adlog", "pulse", "pulse_dotted")
+N_FEATURES = len(BLOCK) * (1 + len(METERS)) + len(TRACKER)
 TOL_S = 0.06
 
 
 def feature_names() -> list[str]:
-    return [f"all.{b}" for b in BLOCK] + [f"{m}.{b}" for m in METERS for b in BLOCK]
+    return [f"all.{b}" for b in BLOCK] + [f"{m}.{b}" for m in METERS for b in BLOCK] + [f"tracker.{t}" for t in TRACKER]
 
 
 @dataclass(frozen=True)
@@ -214,16 +227,19 @@ class SlotPatterns:
 
 
 def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, env_times: np.ndarray,
-                       duration_s: float, near_qpm: float | None = None) -> tuple[list[Candidate], np.ndarray]:
+                       duration_s: float, near_qpm: float | None = None,
+                       tracked_qpm: float | None = None) -> tuple[list[Candidate], np.ndarray]:
     """Every candidate with its best downbeat phase, and its feature matrix (n_candidates, N_FEATURES).
-    With ``near_qpm``, only the candidates within 4 % of that tempo (``transcribe()`` keeps the beat
-    tracker's tempo and chooses the meter at it).
+    With ``near_qpm``, only the candidates within 4 % of that tempo (training uses it to learn the
+    meter at a given tempo level from renderings whose tempo conventions differ from the dev set's).
 
     ``beats``: tracked beat times in seconds (regular, covering the recording); ``env``/``env_times``:
-    the onset envelope of `musicllm.analysis.rhythm.onset_envelope`.
+    the onset envelope of `musicllm.analysis.rhythm.onset_envelope`; ``tracked_qpm``: the rules'
+    tempo reading of the beats (quarter notes per minute; default: one quarter note per beat).
     """
     bi = BeatIndex(beats)
     tracked_bpm = 60.0 / bi.period
+    tracked_qpm = tracked_qpm or tracked_bpm
     u_on = bi.to_index(notes.onset)
     weight = notes.amp * np.clip(notes.offset - notes.onset, 0.0, 1.0)
     wsum = float(weight.sum()) or 1.0
@@ -234,6 +250,10 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
     slots = SlotPatterns(u_on, notes.pitch, weight, u_lo, u_hi)
     low = notes.pitch <= (np.percentile(notes.pitch, 30) if len(notes.pitch) else 0)
     bass = SlotPatterns(u_on[low], notes.pitch[low], weight[low], u_lo, u_hi)
+    is_long = (notes.offset - notes.onset) >= LONG_BEATS * bi.period
+    long_w = np.where(is_long, notes.amp * (notes.offset - notes.onset), 0.0)
+    long_sum = float(long_w.sum())
+    longs = SlotPatterns(u_on[is_long], notes.pitch[is_long], long_w[is_long], u_lo, u_hi)
 
     def output_grid(start_qn: float, step_qn: float, f: float) -> tuple[np.ndarray, np.ndarray]:
         """(qn positions, accents) of a regular grid of ``step_qn`` through ``start_qn``."""
@@ -290,6 +310,13 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
         shares["trip"] = float(weight[hit].sum() / wsum)
         assigned |= hit
         shares["off"] = float(weight[~assigned].sum() / wsum)
+        long_bar = long_half = 0.0
+        if long_sum > 0:
+            on_bar = _on_grid(pos, bar_qn, tol)
+            long_bar = float(long_w[on_bar].sum() / long_sum)
+            if bpb % 2 == 0:
+                on_half = _on_grid(pos - bar_qn / 2, bar_qn, tol) & ~on_bar
+                long_half = float(long_w[on_half].sum() / long_sum)
         beat_bpm = qpm / beat_qn
         n_qn = max((u_hi - u_lo) * f, 1.0)
         density = np.log2(max(len(clusters), 1) / n_qn)
@@ -305,11 +332,16 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
                          + [slots.pitch_similarity(q / f) for q in LAGS_QN]
                          + [slots.onset_similarity(q / f) for q in LAGS_QN]
                          + [bass.pitch_similarity(bar_qn / f), bass.pitch_similarity(bar_qn / f / 2)]
-                         + [bass.pitch_similarity(q / f) for q in BASS_LAGS_QN])
+                         + [bass.pitch_similarity(q / f) for q in BASS_LAGS_QN]
+                         + [long_bar, long_half, longs.onset_similarity(bar_qn / f),
+                            longs.onset_similarity(2 * bar_qn / f)])
         x = np.zeros(N_FEATURES)
         x[: len(BLOCK)] = block
         j = METERS.index(str(meter)) + 1
         x[j * len(BLOCK): (j + 1) * len(BLOCK)] = block
+        dlog = float(np.log2(qpm / tracked_qpm))
+        x[len(BLOCK) * (1 + len(METERS)):] = [float(abs(qpm / tracked_qpm - 1) <= 0.04), dlog, abs(dlog),
+                                              float(fr == 1), float(fr == Fraction(3, 2))]
         rows.append(x)
         out_c.append(Candidate(meter, fr, float(qpm), float(phase)))
     return out_c, (np.array(rows) if rows else np.zeros((0, N_FEATURES)))
@@ -362,10 +394,11 @@ class MeterChoice:
 
 
 def choose(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, env_times: np.ndarray, duration_s: float,
-           near_qpm: float | None = None, model: MeterModel | None = None) -> MeterChoice | None:
+           near_qpm: float | None = None, model: MeterModel | None = None,
+           tracked_qpm: float | None = None) -> MeterChoice | None:
     """The most probable interpretation (among those within 4 % of ``near_qpm`` when given), or None
-    when no candidate could be analysed."""
-    cands, x = analyse_candidates(notes, beats, env, env_times, duration_s, near_qpm)
+    when no candidate could be analysed. ``tracked_qpm``: as in `analyse_candidates`."""
+    cands, x = analyse_candidates(notes, beats, env, env_times, duration_s, near_qpm, tracked_qpm)
     if not cands:
         return None
     p = softmax((model or load_model()).scores(x))

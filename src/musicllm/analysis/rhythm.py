@@ -12,9 +12,10 @@ Method:
 3. beats: Ellis's dynamic-programming beat tracker (as in librosa) at that tempo, written here in numpy
    because librosa's numba version costs about 8 s of compilation on every run;
 4. subdivision (2 or 3 per beat): where note onsets fall inside beats;
-5. meter and downbeats: by default the trained meter model (`musicllm.analysis.meter_model`)
-   chooses among the meters at the tracked tempo (2/2, 2/4, 3/4, 4/4, 6/8, 9/8) from note values,
-   accents and how the music repeats at bar lags; ``RhythmConfig(meter_method="rules")`` (and the
+5. meter, tempo level and downbeats: by default the trained meter model
+   (`musicllm.analysis.meter_model`) chooses among the meters (2/2, 2/4, 3/4, 4/4, 6/8, 9/8) and the
+   note values of the tracked beat (1/3 to 3 quarter notes) from note values, accents, how the music
+   repeats at bar lags and the rules' reading of the tempo; ``RhythmConfig(meter_method="rules")`` (and the
    fallback without weights) uses the periodicity of a per-beat accent made of onset strength, bass
    notes, long notes and changes of harmony, then the meter as the corpora mostly write it
    (see `estimate_bar`). Output beats are at the meter's beat (half notes in 2/2, dotted quarters
@@ -63,6 +64,7 @@ class RhythmConfig:
     max_doubled_bpm: float = 175.0   # ... and the doubled tempo is at most this
     triple_margin: float = 0.28   # triple meter must beat duple by this accent contrast
     meter_method: str = "model"   # "model": the trained meter model (analysis/meter_model.py); "rules": estimate_bar
+    model_tempo_level: bool = True  # the model may also change the rules' tempo level (else: meter at that tempo)
 
 
 def onset_envelope(act: Activations) -> tuple[np.ndarray, np.ndarray]:
@@ -333,7 +335,7 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     details = {"subdivision_confidence": sub_conf, "meter_method": "model", "tracked_beats_s": beats.tolist()}
     choice = None
     if cfg.meter_method == "model" and len(beats) >= 8:
-        choice = _model_choice(notes, beats, env, times, duration, qpm)
+        choice = _model_choice(notes, beats, env, times, duration, qpm, cfg.model_tempo_level)
     if choice is not None:
         c = choice.candidate
         out_beats, downbeats = meter_model.beat_grid(c, beats, duration)
@@ -354,14 +356,15 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
 
 
 def _model_choice(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, times: np.ndarray,
-                  duration: float, qpm: float) -> meter_model.MeterChoice | None:
-    """The meter model's interpretation at the tracked tempo, or None without shipped weights."""
+                  duration: float, qpm: float, tempo_level: bool) -> meter_model.MeterChoice | None:
+    """The meter model's interpretation of the tracked beats (``qpm``: the rules' reading of them;
+    with ``tempo_level`` False only interpretations at that tempo), or None without shipped weights."""
     try:
         model = meter_model.load_model()
     except (OSError, ValueError):
         return None
     return meter_model.choose(meter_model.NoteArrays.from_notes(notes), beats, env, times, duration,
-                              near_qpm=qpm, model=model)
+                              near_qpm=None if tempo_level else qpm, model=model, tracked_qpm=qpm)
 
 
 def _extend_beats(beats: np.ndarray, period: float, duration: float) -> np.ndarray:
