@@ -93,9 +93,9 @@ def test_named_model_and_check(served: str) -> None:
 
 
 def test_server_rejects_bad_requests_in_openai_format(served: str) -> None:
-    r = httpx.post(f"{served}/chat/completions", json={"messages": [{"role": "user"}], "stream": True})
+    r = httpx.post(f"{served}/chat/completions", json={"messages": [{"role": "user"}], "stream": True}, timeout=60)
     assert r.status_code == 400 and r.json()["error"]["message"] == "streaming is not supported; send stream=false"
-    r = httpx.post(f"{served}/chat/completions", json={"model": "tiny-llama"})
+    r = httpx.post(f"{served}/chat/completions", json={"model": "tiny-llama"}, timeout=60)
     assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
 
 
@@ -135,7 +135,8 @@ def test_malformed_and_blank_replies(misbehaving: str) -> None:
 
 def test_empty_text_from_a_real_model(mute_chat_model: Path) -> None:
     with running_server(create_app(TransformersBackend(mute_chat_model))) as url:
-        raw = httpx.post(f"{url}/v1/chat/completions", json={"messages": MESSAGES, "max_tokens": 5})
+        raw = httpx.post(f"{url}/v1/chat/completions", json={"messages": MESSAGES, "max_tokens": 5},
+                         timeout=60)
         assert raw.status_code == 200 and raw.json()["choices"][0]["message"]["content"] == ""
         backend = get_backend(f"openai:{url}/v1")
         assert backend is not None
