@@ -74,6 +74,8 @@ METERS: tuple[str, ...] = ("2/2", "2/4", "3/4", "4/4", "6/8", "9/8")
 FACTORS: tuple[Fraction, ...] = (Fraction(1, 3), Fraction(1, 2), Fraction(2, 3), Fraction(1), Fraction(3, 2),
                                  Fraction(2), Fraction(3))
 QPM_RANGE = (40.0, 280.0)
+TEMPO_TOL = 0.04  # two tempos are "the same" within this relative difference
+
 BLOCK = ("bias", "zb", "zb2", "zq", "share_bar", "share_beat", "share_sub", "share_16", "share_trip",
          "share_off", "density", "ioi", "contrast", "half_contrast", "rep_onset", "rep_pitch", "rep_pitch2",
          "rep_half", "rep_pitch4", "rep_pitch8") \
@@ -87,6 +89,11 @@ LAGS_QN = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 TRACKER = ("agree", "dlog", "adlog", "pulse", "pulse_dotted")
 N_FEATURES = len(BLOCK) * (1 + len(METERS)) + len(TRACKER)
 TOL_S = 0.06
+
+
+def same_tempo(a_qpm: float, b_qpm: float) -> bool:
+    """Whether two tempos (quarter notes per minute) agree within `TEMPO_TOL`."""
+    return abs(a_qpm / b_qpm - 1) <= TEMPO_TOL
 
 
 def feature_names() -> list[str]:
@@ -150,7 +157,7 @@ def candidates(tracked_bpm: float, near_qpm: float | None = None) -> list[tuple[
             qpm = tracked_bpm * float(f)
             if not QPM_RANGE[0] <= qpm <= QPM_RANGE[1]:
                 continue
-            if near_qpm is not None and abs(qpm / near_qpm - 1) > 0.04:
+            if near_qpm is not None and not same_tempo(qpm, near_qpm):
                 continue
             out.append((meter, f, qpm))
     return out
@@ -340,7 +347,7 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
         j = METERS.index(str(meter)) + 1
         x[j * len(BLOCK): (j + 1) * len(BLOCK)] = block
         dlog = float(np.log2(qpm / tracked_qpm))
-        x[len(BLOCK) * (1 + len(METERS)):] = [float(abs(qpm / tracked_qpm - 1) <= 0.04), dlog, abs(dlog),
+        x[len(BLOCK) * (1 + len(METERS)):] = [float(same_tempo(qpm, tracked_qpm)), dlog, abs(dlog),
                                               float(fr == 1), float(fr == Fraction(3, 2))]
         rows.append(x)
         out_c.append(Candidate(meter, fr, float(qpm), float(phase)))
@@ -404,9 +411,9 @@ def choose(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, env_times: np.
     p = softmax((model or load_model()).scores(x))
     i = int(np.argmax(p))
     c = cands[i]
-    same_meter = sum(float(p[j]) for j, d in enumerate(cands) if d.meter == c.meter)
-    same_tempo = sum(float(p[j]) for j, d in enumerate(cands) if abs(d.qpm / c.qpm - 1) <= 0.04)
-    return MeterChoice(c, float(p[i]), same_meter, same_tempo)
+    p_meter = sum(float(p[j]) for j, d in enumerate(cands) if d.meter == c.meter)
+    p_tempo = sum(float(p[j]) for j, d in enumerate(cands) if same_tempo(d.qpm, c.qpm))
+    return MeterChoice(c, float(p[i]), p_meter, p_tempo)
 
 
 def beat_grid(candidate: Candidate, beats: np.ndarray, duration_s: float) -> tuple[np.ndarray, np.ndarray]:

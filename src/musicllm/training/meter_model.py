@@ -52,8 +52,6 @@ import numpy as np
 
 from musicllm.training.key_model import grouped_folds, norm_title
 
-TEMPO_TOL = 0.04
-
 
 def _activations(audio: Path, cache: Path):
     from musicllm.analysis import notes
@@ -129,7 +127,7 @@ def item_features(rows: list[dict], cache: Path | None = None) -> list[dict]:
         cands, x = meter_model.analyse_candidates(na, beats, env, times, dur,
                                                   near_qpm=None if r["tempo_level"] else qpm, tracked_qpm=qpm)
         y = [j for j, c in enumerate(cands)
-             if str(c.meter) == r["meter"] and abs(c.qpm / r["tempo_qpm"] - 1) <= TEMPO_TOL]
+             if str(c.meter) == r["meter"] and meter_model.same_tempo(c.qpm, r["tempo_qpm"])]
         done[key] = {"cands": cands, "x": x, "y": y}
         out.append({"row": r, "cands": cands, "x": x, "y": y})
         if i % 25 == 0:
