@@ -6,8 +6,9 @@ For each item: basic-pitch activations (cached in ``.cache/activations/``), the 
 clean-up, then `musicllm.analysis.rhythm.estimate_rhythm` three times: ``meter_method="rules"``;
 the model restricted to the rules' tempo (``model_tempo_level=False``, "model@rules-tempo"); and the
 default, the model choosing meter and tempo level ("model"). Printed per split:
-meter exact (numerator and denominator), tempo within 4 % of the true quarter notes per minute, and
-both. ``-v`` lists every item either method gets wrong and the model's confusion matrix.
+meter exact (numerator and denominator), tempo within 4 % of the true quarter notes per minute,
+both, and the downbeats' F-measure (bar lines within 70 ms of the true ones, `mir_eval.onset.f_measure`,
+mean over items). ``-v`` lists every item either method gets wrong and the model's confusion matrix.
 The seed-0 dev set's pieces are excluded from the model's training data (see
 `musicllm.training.meter_model`); dev sets built with other seeds share some tunes with it.
 """
@@ -47,6 +48,7 @@ def main() -> None:
                "model@rules-tempo": rhythm.RhythmConfig(model_tempo_level=False),
                "model": rhythm.RhythmConfig()}
     seconds = dict.fromkeys(methods, 0.0)
+    down_f = {m: collections.defaultdict(list) for m in methods}
     for r, act, gt in items:
         ns = transcribed_raw_notes(act)
         row = {}
@@ -55,6 +57,7 @@ def main() -> None:
             rh = rhythm.estimate_rhythm(act, ns, cfg)
             seconds[method] += time.perf_counter() - t0
             row[method] = (str(rh.meter) == gt["meter"], abs(rh.tempo_qpm / gt["tempo_qpm"] - 1) <= 0.04, rh)
+            down_f[method][r["subset"]].append(_downbeat_f(gt, rh))
         confusion[(gt["meter"], str(row["model"][2].meter))] += 1
         for sub in (r["subset"], "all"):
             for method, (m_ok, t_ok, _) in row.items():
@@ -63,15 +66,17 @@ def main() -> None:
             print(f"{r['id']:<8} {r['subset']:<5} {r.get('source', ''):<14} truth {gt['meter']:<5} {gt['tempo_qpm']:>6.1f}"
                   + "".join(f"  {m} {rh.meter!s:<5} {rh.tempo_qpm:>6.1f}" for m, (_, _, rh) in row.items()))
     print(f"\nmeter / tempo (within 4 %) / both, {args.devset}")
-    print(f"{'':<11}" + "".join(f"{m:>23}" for m in methods))
-    print(f"{'split':<6} {'n':>4}" + f"  {'meter':>7} {'tempo':>6} {'both':>6}" * len(methods))
+    print(f"{'':<11}" + "".join(f"{m:>30}" for m in methods))
+    print(f"{'split':<6} {'n':>4}" + f"  {'meter':>7} {'tempo':>6} {'both':>6} {'down':>6}" * len(methods))
     for sub in ("dev", "test", "all"):
         if sub not in res:
             continue
         cols = []
         for method in methods:
             a = np.array(res[sub][method])
-            cols.append(f"{a[:, 0].mean():>7.3f} {a[:, 1].mean():>6.3f} {(a[:, 0] & a[:, 1]).mean():>6.3f}")
+            df = [v for k, vs in down_f[method].items() if sub in (k, "all") for v in vs]
+            cols.append(f"{a[:, 0].mean():>7.3f} {a[:, 1].mean():>6.3f} {(a[:, 0] & a[:, 1]).mean():>6.3f}"
+                        f" {np.mean(df):>6.3f}")
         print(f"{sub:<6} {len(res[sub]['rules']):>4}  " + "  ".join(cols))
     n = max(len(items), 1)
     print("time per item (whole estimate_rhythm): "
@@ -79,6 +84,15 @@ def main() -> None:
           + f"; model / rules {seconds['model'] / max(seconds['rules'], 1e-9):.2f}")
     if args.verbose:
         print("model confusion (truth -> chosen):", dict(sorted(confusion.items())))
+
+
+def _downbeat_f(gt: dict, rh) -> float:
+    """F-measure of the estimated downbeats against the true ones inside the clip (70 ms window)."""
+    import mir_eval
+
+    ref = np.array([t for t in gt["downbeats"] if 0 <= t <= gt["duration_s"]])
+    est = np.array([t for t in rh.downbeat_times_s if 0 <= t <= gt["duration_s"]])
+    return float(mir_eval.onset.f_measure(ref, est, window=0.07)[0]) if len(ref) and len(est) else 0.0
 
 
 if __name__ == "__main__":

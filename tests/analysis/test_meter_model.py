@@ -137,9 +137,10 @@ def test_long_notes_at_bar_starts():
     n = _pattern(bar, 3.0, 120.0, melody=[0, 2, 4, 5])
     cands, x, col = _features(n, 0.5)
     waltz = [c for c in cands if str(c.meter) == "3/4" and c.factor == 1]
-    assert waltz and x[waltz[0]][col("3/4.long_bar")] > 0.99
+    assert len(waltz) == 3  # one candidate per downbeat phase
+    assert max(x[c][col("3/4.long_bar")] for c in waltz) > 0.99
     common = [c for c in cands if str(c.meter) == "4/4" and c.factor == 1]
-    assert common and x[common[0]][col("4/4.long_bar")] < 0.5
+    assert common and max(x[c][col("4/4.long_bar")] for c in common) < 0.5
 
 
 def test_the_model_can_overrule_the_rules_tempo_level():
@@ -153,3 +154,49 @@ def test_the_model_can_overrule_the_rules_tempo_level():
     fixed = mm.choose(n, beats, env, times, duration, near_qpm=180.0, tracked_qpm=180.0)
     assert abs(free.candidate.qpm / 120.0 - 1) <= 0.04 and not free.candidate.meter.is_compound
     assert abs(fixed.candidate.qpm / 180.0 - 1) <= 0.04
+
+
+def test_every_phase_is_a_candidate_and_the_bar_lines_follow_the_accents():
+    # 3/4 at 150 qpm; the music starts at 1.0 s (bar starts there), tracked beats from 0.6 s
+    bar = [(0, 1, 43, 1.0), (0, 3, 72, 0.8), (1, 1, 60, 0.4), (1, 1, 64, 0.4), (2, 1, 60, 0.4), (2, 1, 64, 0.4)]
+    n = _pattern(bar, 3.0, 150.0, melody=[0, 2, 4, 5, 7, 5, 4, 2])
+    cands, x, col = _features(n, 0.4)
+    waltz = [c for c in cands if str(c.meter) == "3/4" and c.factor == 1]
+    assert sorted(c.phase_qn for c in waltz) == [0.0, 1.0, 2.0]
+    gaps = {c.phase_qn: x[c][col("3/4.contrast_gap")] for c in waltz}
+    assert max(gaps.values()) == 0.0 and min(gaps.values()) < 0  # 0 for the most accented phase
+    assert sum(x[c][col("3/4.first_bar")] for c in waltz) == 1.0
+    choice = _choose(n, 0.4, 150.0)
+    duration = float(n.offset.max()) + 1.0
+    beats = np.arange(1.0 - 0.4, duration + 0.4, 0.4)
+    _, downbeats = mm.beat_grid(choice.candidate, beats, duration)
+    assert str(choice.candidate.meter) == "3/4"
+    assert np.min(np.abs(downbeats - 1.0)) < 0.01 and np.min(np.abs(downbeats - 2.2)) < 0.01
+
+
+def test_pick_sums_the_phases_of_a_reading():
+    c = [mm.Candidate(Meter(4, 4), Fraction(1), 120.0, ph) for ph in (0.0, 1.0, 2.0, 3.0)] \
+        + [mm.Candidate(Meter(3, 4), Fraction(1), 120.0, 0.0)]
+    p = np.array([0.2, 0.2, 0.15, 0.05, 0.4])  # 3/4 is the best single candidate, 4/4 the best reading
+    assert mm.pick(c, p) == 0
+
+
+def test_training_labels_the_phase_and_fits_sets_of_right_candidates():
+    from musicllm.training import meter_model as tm
+
+    beats = np.arange(0.0, 20.0, 0.5)
+    cands = [mm.Candidate(Meter(4, 4), Fraction(1), 120.0, ph) for ph in (0.0, 1.0, 2.0, 3.0)]
+    true_down = np.arange(1.0, 19.0, 2.0)  # bars start one quarter after tracked beat 0
+    assert tm.right_phase(cands, [0, 1, 2, 3], beats, 19.5, true_down) == [2]
+    assert tm.right_phase(cands, [0, 1, 2, 3], beats, 19.5, None) == [0, 1, 2, 3]
+    assert tm.right_phase(cands, [0, 1, 2, 3], beats, 19.5, true_down + 0.25) == [0, 1, 2, 3]  # no phase fits
+    rng = np.random.default_rng(0)
+    items = []
+    for _ in range(40):
+        x = rng.normal(size=(4, mm.N_FEATURES))
+        right = int(rng.integers(4))
+        x[right, 0] += 3.0  # feature 0 marks the right candidate
+        items.append({"x": x, "cands": cands, "y": [right, (right + 1) % 4], "y_phase": [right]})
+    model = tm.fit(items, 1e-3)
+    assert model.weights[0] > 0
+    assert tm.accuracy(model, items, "y_phase") > 0.9

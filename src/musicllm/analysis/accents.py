@@ -23,19 +23,29 @@ def envelope_peaks(beats: np.ndarray, env: np.ndarray, times: np.ndarray, tol: f
     return out
 
 
+CUES = ("onset", "bass", "long", "harmony")
+
+
 def beat_accents(onset: np.ndarray, offset: np.ndarray, pitch: np.ndarray, amp: np.ndarray,
                  beats: np.ndarray, env: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Accent of each beat: the sum of four cues, each normalised to a maximum of 1: onset strength,
-    bass onsets (lowest 30 % of pitches), onsets of long notes, and change of harmony (pitch-class
-    content of the beat against the previous one). Equal weights: on the dev split each cue alone
-    separates triple from duple meter about as well as any weighting of them.
+    """Accent of each beat: the sum of the four cues of `beat_accent_cues`. Equal weights: on the dev
+    split each cue alone separates triple from duple meter about as well as any weighting of them.
+    """
+    return beat_accent_cues(onset, offset, pitch, amp, beats, env, times).sum(axis=0)
+
+
+def beat_accent_cues(onset: np.ndarray, offset: np.ndarray, pitch: np.ndarray, amp: np.ndarray,
+                     beats: np.ndarray, env: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The cues of `CUES` at each beat, shape (4, n_beats), each normalised to a maximum of 1: onset
+    strength, bass onsets (lowest 30 % of pitches), onsets of long notes, and change of harmony
+    (pitch-class content of the beat against the previous one).
 
     Notes as arrays (onset/offset seconds, MIDI pitch, amplitude 0..1); ``beats`` ascending seconds.
     """
     nb = len(beats)
     cues = np.zeros((4, nb))
     if nb == 0:
-        return np.zeros(0)
+        return cues
     tol = TOL_S
     cues[0] = envelope_peaks(beats, env, times, tol)
     if len(onset):
@@ -53,5 +63,4 @@ def beat_accents(onset: np.ndarray, offset: np.ndarray, pitch: np.ndarray, amp: 
         np.add.at(pcs, (bi[ok], pitch[ok] % 12), amp[ok] * np.minimum(dur[ok], span))
         norms = np.linalg.norm(pcs, axis=1) + 1e-9
         cues[3, 1:] = 1.0 - (pcs[1:] * pcs[:-1]).sum(axis=1) / (norms[1:] * norms[:-1])
-    cues = cues / (cues.max(axis=1, keepdims=True) + 1e-9)
-    return cues.sum(axis=0)
+    return cues / (cues.max(axis=1, keepdims=True) + 1e-9)

@@ -9,15 +9,15 @@ This model chooses among interpretations with a conditional logit learned from r
 Conventions
 -----------
 - Times in seconds; tempo ``qpm`` is quarter notes per minute (also in compound and cut time).
-- A candidate is ``(meter, f)``: one of `METERS` and ``f`` quarter notes per tracked beat (one of
-  `FACTORS`), so ``qpm = tracked beats per minute x f``. Candidates outside `QPM_RANGE` are skipped.
+- A candidate is ``(meter, f, phase)``: one of `METERS`, ``f`` quarter notes per tracked beat (one of
+  `FACTORS`), so ``qpm = tracked beats per minute x f``, and the downbeat phase: the quarter notes
+  after tracked beat 0 at which a bar starts, in steps of ``min(f, beat)`` quarter notes (every phase
+  is a candidate of its own, so the model places the bar lines too). Candidates outside `QPM_RANGE`
+  are skipped.
 - Positions in quarter notes come from the tracked beats: an onset at fractional beat index ``u``
   (linear between tracked beats) sits at ``u * f`` quarter notes.
-- The downbeat phase of each candidate is the one whose bar starts carry the most accent (onset
-  strength, bass, long notes, harmony change: `musicllm.analysis.accents.beat_accents`), searched in
-  steps of ``min(f, beat)`` quarter notes; features are computed at that phase.
 
-Features of a candidate (`feature_vector`), each block once shared and once for the candidate's meter
+Features of a candidate (`analyse_candidates`), each block once shared and once for the candidate's meter
 only (the other meters' blocks are zero), so every meter learns its own tempo range and note values:
 
 - ``bias``: 1; ``zb``, ``zb2``: log2(felt beats per minute / 100) and its square (a tempo prior);
@@ -41,7 +41,14 @@ only (the other meters' blocks are zero), so every meter learns its own tempo ra
   repeats per bar, not per half bar);
 - ``long_bar`` / ``long_half``: share of the long notes' weight (notes of at least `LONG_BEATS`
   tracked beats: cadences, held chords) that starts on a bar start / on a half-bar that is not a bar
-  start; ``long_rep`` / ``long_rep2``: onset similarity of the long notes one and two bars later.
+  start; ``long_rep`` / ``long_rep2``: onset similarity of the long notes one and two bars later;
+- ``contrast_gap``: ``contrast`` minus the best ``contrast`` among the phases of the same meter and
+  tempo level (0 for the most accented phase); ``c_onset`` / ``c_bass`` / ``c_long`` / ``c_harmony``:
+  the bar-start contrast of each accent cue alone (`musicllm.analysis.accents.CUES`); ``half_onset``
+  ... ``half_harmony``: the half-bar contrast of each cue; ``beat_contrast``: accent of the beats
+  minus that of the points between them (a 2/2 bar's second and fourth quarters are weak);
+- ``first_bar`` / ``first_pickup``: 1 when the first onset falls on a bar start / within the last
+  beat before one (music starts on the downbeat or with a short anacrusis).
 
 Tracker features (shared by all meters, after the meter blocks): ``agree``: 1 when the candidate's
 qpm is within 4 % of the rule reading of the tracked beats (``tracked_qpm``: the beat, or 1.5 beats
@@ -65,11 +72,11 @@ from pathlib import Path
 
 import numpy as np
 
-from musicllm.analysis.accents import beat_accents
+from musicllm.analysis.accents import CUES, beat_accent_cues
 from musicllm.score.model import Meter
 
 WEIGHTS_FILE = Path(__file__).with_name("meter_model_weights.json")
-FEATURE_VERSION = 4
+FEATURE_VERSION = 6
 METERS: tuple[str, ...] = ("2/2", "2/4", "3/4", "4/4", "6/8", "9/8")
 FACTORS: tuple[Fraction, ...] = (Fraction(1, 3), Fraction(1, 2), Fraction(2, 3), Fraction(1), Fraction(3, 2),
                                  Fraction(2), Fraction(3))
@@ -82,7 +89,8 @@ BLOCK = ("bias", "zb", "zb2", "zq", "share_bar", "share_beat", "share_sub", "sha
     + tuple(f"lag_pitch_{q}" for q in ("1.5", "2", "3", "4", "6", "8", "12", "16", "24", "32")) \
     + tuple(f"lag_onset_{q}" for q in ("1.5", "2", "3", "4", "6", "8", "12", "16", "24", "32")) \
     + ("bass_bar", "bass_half") + tuple(f"lag_bass_{q}" for q in ("2", "3", "4", "6")) \
-    + ("long_bar", "long_half", "long_rep", "long_rep2")
+    + ("long_bar", "long_half", "long_rep", "long_rep2", "contrast_gap") + tuple(f"c_{c}" for c in CUES) \
+    + tuple(f"half_{c}" for c in CUES) + ("beat_contrast", "first_bar", "first_pickup")
 LONG_BEATS = 1.75  # a "long" note lasts at least this many tracked beats (cadences, held chords)
 BASS_LAGS_QN = (2.0, 3.0, 4.0, 6.0)
 LAGS_QN = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
@@ -177,8 +185,8 @@ def _on_grid(pos_qn: np.ndarray, level_qn: float, tol_qn: np.ndarray) -> np.ndar
     return np.abs(r - np.round(r)) * level_qn <= np.minimum(tol_qn, level_qn / 4)
 
 
-def _accents_at(times: np.ndarray, notes: NoteArrays, env: np.ndarray, env_times: np.ndarray) -> np.ndarray:
-    return beat_accents(notes.onset, notes.offset, notes.pitch, notes.amp, times, env, env_times)
+def _accent_cues_at(times: np.ndarray, notes: NoteArrays, env: np.ndarray, env_times: np.ndarray) -> np.ndarray:
+    return beat_accent_cues(notes.onset, notes.offset, notes.pitch, notes.amp, times, env, env_times)
 
 
 class SlotPatterns:
@@ -233,10 +241,41 @@ class SlotPatterns:
         return self._cache[("p", lag)]
 
 
+def _phase_accents(output_grid, meter: Meter, f: float) -> list[tuple[float, float, float, np.ndarray]]:
+    """Every downbeat phase of a candidate (quarter notes after tracked beat 0, in steps of
+    ``min(f, beat)``) with its accent contrasts: (phase, bar-start contrast of the summed accent,
+    half-bar contrast, then per cue of `musicllm.analysis.accents.CUES` its bar-start contrast, its
+    half-bar contrast, and last the beats' summed accent minus that of the points between them).
+    ``output_grid(start_qn, step_qn, f)`` gives the grid's quarter-note positions and cues (4, n)."""
+    beat_qn, bar_qn, bpb = float(meter.beat_qn), float(meter.bar_qn), meter.beats_per_bar
+    between = (beat_qn / 3, 2 * beat_qn / 3) if meter.is_compound else (beat_qn / 2,)
+    out = []
+    for phase in np.arange(0.0, bar_qn - 1e-9, min(f, beat_qn)):
+        qn, cues = output_grid(phase, beat_qn, f)
+        if cues.shape[1] < 2 * bpb:
+            continue
+        k = np.round((qn - phase) / beat_qn).astype(int)
+        down = (k % bpb) == 0
+        if down.all() or not down.any():
+            continue
+        acc = cues.sum(axis=0)
+        half = (k % bpb) == bpb // 2 if bpb % 2 == 0 else np.zeros_like(down)
+        rest = ~down & ~half
+        has_half = bool(half.any() and rest.any())
+        hc = float(acc[half].mean() - acc[rest].mean()) if has_half else 0.0
+        cue_half = cues[:, half].mean(axis=1) - cues[:, rest].mean(axis=1) if has_half else np.zeros(len(cues))
+        mid = np.concatenate([output_grid(phase + b, beat_qn, f)[1].sum(axis=0) for b in between])
+        out.append((float(phase), float(acc[down].mean() - acc[~down].mean()), hc,
+                    np.concatenate([cues[:, down].mean(axis=1) - cues[:, ~down].mean(axis=1), cue_half,
+                                    [acc.mean() - mid.mean()]])))
+    return out
+
+
 def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, env_times: np.ndarray,
                        duration_s: float, near_qpm: float | None = None,
                        tracked_qpm: float | None = None) -> tuple[list[Candidate], np.ndarray]:
-    """Every candidate with its best downbeat phase, and its feature matrix (n_candidates, N_FEATURES).
+    """Every candidate (meter, tempo level and downbeat phase), and their feature matrix
+    (n_candidates, N_FEATURES).
     With ``near_qpm``, only the candidates within 4 % of that tempo (training uses it to learn the
     meter at a given tempo level from renderings whose tempo conventions differ from the dev set's).
 
@@ -263,7 +302,7 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
     longs = SlotPatterns(u_on[is_long], notes.pitch[is_long], long_w[is_long], u_lo, u_hi)
 
     def output_grid(start_qn: float, step_qn: float, f: float) -> tuple[np.ndarray, np.ndarray]:
-        """(qn positions, accents) of a regular grid of ``step_qn`` through ``start_qn``."""
+        """(qn positions, accent cues (4, n)) of a regular grid of ``step_qn`` through ``start_qn``."""
         span_lo, span_hi = u_lo * f, u_hi * f
         off = start_qn % step_qn
         k0 = int(np.floor((span_lo - off) / step_qn))
@@ -272,85 +311,70 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
         key = (round(off, 6), round(step_qn, 6), round(f, 6))
         if key not in accent_cache:
             times = bi.to_time(qn / f)
-            accent_cache[key] = (qn, _accents_at(times, notes, env, env_times))
+            accent_cache[key] = (qn, _accent_cues_at(times, notes, env, env_times))
         return accent_cache[key]
 
     out_c: list[Candidate] = []
     rows: list[np.ndarray] = []
+    first_u = float(u_cl[0]) if len(u_cl) else 0.0
     for meter, fr, qpm in candidates(tracked_bpm, near_qpm):
         f = float(fr)
         beat_qn, bar_qn = float(meter.beat_qn), float(meter.bar_qn)
         bpb = meter.beats_per_bar
-        step = min(f, beat_qn)
-        best = None
-        for phase in np.arange(0.0, bar_qn - 1e-9, step):
-            qn, acc = output_grid(phase, beat_qn, f)
-            if len(acc) < 2 * bpb:
-                continue
-            k = np.round((qn - phase) / beat_qn).astype(int)
-            down = (k % bpb) == 0
-            if down.all() or not down.any():
-                continue
-            contrast = float(acc[down].mean() - acc[~down].mean())
-            if best is None or contrast > best[0] + 1e-9:
-                half = np.zeros_like(down)
-                if bpb % 2 == 0:
-                    half = (k % bpb) == bpb // 2
-                rest = ~down & ~half
-                hc = float(acc[half].mean() - acc[rest].mean()) if half.any() and rest.any() else 0.0
-                best = (contrast, phase, hc)
-        if best is None:
+        phases = _phase_accents(output_grid, meter, f)
+        if not phases:
             continue
-        contrast, phase, half_contrast = best
-        pos = u_on * f - phase
-        tol = TOL_S / 60.0 * qpm * np.ones_like(pos)
-        sub_qn = beat_qn / 3 if meter.is_compound else beat_qn / 2
-        levels = [(bar_qn, "bar"), (beat_qn, "beat"), (sub_qn, "sub"), (sub_qn / 2, "16")]
-        assigned = np.zeros(len(pos), dtype=bool)
-        shares = {}
-        for lv, name in levels:
-            hit = _on_grid(pos, lv, tol) & ~assigned
-            shares[name] = float(weight[hit].sum() / wsum)
-            assigned |= hit
-        trip = beat_qn / 3 if not meter.is_compound else beat_qn / 2
-        hit = _on_grid(pos, trip, tol) & ~assigned
-        shares["trip"] = float(weight[hit].sum() / wsum)
-        assigned |= hit
-        shares["off"] = float(weight[~assigned].sum() / wsum)
-        long_bar = long_half = 0.0
-        if long_sum > 0:
-            on_bar = _on_grid(pos, bar_qn, tol)
-            long_bar = float(long_w[on_bar].sum() / long_sum)
-            if bpb % 2 == 0:
-                on_half = _on_grid(pos - bar_qn / 2, bar_qn, tol) & ~on_bar
-                long_half = float(long_w[on_half].sum() / long_sum)
+        best_contrast = max(ph[1] for ph in phases)
         beat_bpm = qpm / beat_qn
         n_qn = max((u_hi - u_lo) * f, 1.0)
         density = np.log2(max(len(clusters), 1) / n_qn)
         ioi_qn = np.diff(u_cl) * f
         ioi = float(np.log2(np.median(ioi_qn))) if len(ioi_qn) else 0.0
         zb = float(np.log2(beat_bpm / 100.0))
-        block = np.array([1.0, zb, zb * zb, float(np.log2(qpm / 120.0)), shares["bar"], shares["beat"],
-                          shares["sub"], shares["16"], shares["trip"], shares["off"], density, ioi,
-                          contrast, half_contrast, slots.onset_similarity(bar_qn / f),
-                          slots.pitch_similarity(bar_qn / f), slots.pitch_similarity(2 * bar_qn / f),
-                          slots.pitch_similarity(bar_qn / f / 2), slots.pitch_similarity(4 * bar_qn / f),
-                          slots.pitch_similarity(8 * bar_qn / f)]
-                         + [slots.pitch_similarity(q / f) for q in LAGS_QN]
-                         + [slots.onset_similarity(q / f) for q in LAGS_QN]
-                         + [bass.pitch_similarity(bar_qn / f), bass.pitch_similarity(bar_qn / f / 2)]
-                         + [bass.pitch_similarity(q / f) for q in BASS_LAGS_QN]
-                         + [long_bar, long_half, longs.onset_similarity(bar_qn / f),
-                            longs.onset_similarity(2 * bar_qn / f)])
-        x = np.zeros(N_FEATURES)
-        x[: len(BLOCK)] = block
-        j = METERS.index(str(meter)) + 1
-        x[j * len(BLOCK): (j + 1) * len(BLOCK)] = block
+        repeats = ([slots.onset_similarity(bar_qn / f), slots.pitch_similarity(bar_qn / f),
+                    slots.pitch_similarity(2 * bar_qn / f), slots.pitch_similarity(bar_qn / f / 2),
+                    slots.pitch_similarity(4 * bar_qn / f), slots.pitch_similarity(8 * bar_qn / f)]
+                   + [slots.pitch_similarity(q / f) for q in LAGS_QN]
+                   + [slots.onset_similarity(q / f) for q in LAGS_QN]
+                   + [bass.pitch_similarity(bar_qn / f), bass.pitch_similarity(bar_qn / f / 2)]
+                   + [bass.pitch_similarity(q / f) for q in BASS_LAGS_QN])
+        long_reps = [longs.onset_similarity(bar_qn / f), longs.onset_similarity(2 * bar_qn / f)]
+        tol = TOL_S / 60.0 * qpm * np.ones_like(u_on)
+        sub_qn = beat_qn / 3 if meter.is_compound else beat_qn / 2
+        trip = beat_qn / 3 if not meter.is_compound else beat_qn / 2
         dlog = float(np.log2(qpm / tracked_qpm))
-        x[len(BLOCK) * (1 + len(METERS)):] = [float(same_tempo(qpm, tracked_qpm)), dlog, abs(dlog),
-                                              float(fr == 1), float(fr == Fraction(3, 2))]
-        rows.append(x)
-        out_c.append(Candidate(meter, fr, float(qpm), float(phase)))
+        tracker = [float(same_tempo(qpm, tracked_qpm)), dlog, abs(dlog), float(fr == 1), float(fr == Fraction(3, 2))]
+        for phase, contrast, half_contrast, cue_contrast in phases:
+            pos = u_on * f - phase
+            assigned = np.zeros(len(pos), dtype=bool)
+            shares = {}
+            for lv, name in [(bar_qn, "bar"), (beat_qn, "beat"), (sub_qn, "sub"), (sub_qn / 2, "16"), (trip, "trip")]:
+                hit = _on_grid(pos, lv, tol) & ~assigned
+                shares[name] = float(weight[hit].sum() / wsum)
+                assigned |= hit
+            shares["off"] = float(weight[~assigned].sum() / wsum)
+            long_bar = long_half = 0.0
+            if long_sum > 0:
+                on_bar = _on_grid(pos, bar_qn, tol)
+                long_bar = float(long_w[on_bar].sum() / long_sum)
+                if bpb % 2 == 0:
+                    on_half = _on_grid(pos - bar_qn / 2, bar_qn, tol) & ~on_bar
+                    long_half = float(long_w[on_half].sum() / long_sum)
+            first_tol = min(TOL_S / 60.0 * qpm, beat_qn / 4)
+            r = (first_u * f - phase) % bar_qn
+            first_bar = float(min(r, bar_qn - r) <= first_tol)
+            first_pickup = float(not first_bar and bar_qn - r <= beat_qn + first_tol)
+            block = np.array([1.0, zb, zb * zb, float(np.log2(qpm / 120.0)), shares["bar"], shares["beat"],
+                              shares["sub"], shares["16"], shares["trip"], shares["off"], density, ioi,
+                              contrast, half_contrast] + repeats + [long_bar, long_half] + long_reps
+                             + [contrast - best_contrast, *cue_contrast, first_bar, first_pickup])
+            x = np.zeros(N_FEATURES)
+            x[: len(BLOCK)] = block
+            j = METERS.index(str(meter)) + 1
+            x[j * len(BLOCK): (j + 1) * len(BLOCK)] = block
+            x[len(BLOCK) * (1 + len(METERS)):] = tracker
+            rows.append(x)
+            out_c.append(Candidate(meter, fr, float(qpm), float(phase)))
     return out_c, (np.array(rows) if rows else np.zeros((0, N_FEATURES)))
 
 
@@ -392,12 +416,25 @@ def softmax(s: np.ndarray) -> np.ndarray:
 @dataclass
 class MeterChoice:
     """The chosen interpretation, with the model's probabilities: of this candidate, of its meter
-    (summed over tempo levels) and of its tempo level (candidates within 4 % of its qpm)."""
+    (summed over tempo levels and phases) and of its tempo level (candidates within 4 % of its qpm)."""
 
     candidate: Candidate
     probability: float
     meter_probability: float
     tempo_probability: float
+
+
+def pick(cands: list[Candidate], p: np.ndarray) -> int:
+    """Index of the chosen candidate given their probabilities ``p``: the reading (meter and tempo
+    level) with the most probability summed over its phases, then its most probable phase (the
+    phases of one reading share its probability, so the single best candidate can belong to a less
+    probable reading)."""
+    reading = [(str(d.meter), d.factor) for d in cands]
+    mass: dict = {}
+    for r, pj in zip(reading, p, strict=True):
+        mass[r] = mass.get(r, 0.0) + float(pj)
+    best = max(mass, key=mass.__getitem__)
+    return max((j for j, r in enumerate(reading) if r == best), key=lambda j: p[j])
 
 
 def choose(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, env_times: np.ndarray, duration_s: float,
@@ -409,7 +446,7 @@ def choose(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, env_times: np.
     if not cands:
         return None
     p = softmax((model or load_model()).scores(x))
-    i = int(np.argmax(p))
+    i = pick(cands, p)
     c = cands[i]
     p_meter = sum(float(p[j]) for j, d in enumerate(cands) if d.meter == c.meter)
     p_tempo = sum(float(p[j]) for j, d in enumerate(cands) if same_tempo(d.qpm, c.qpm))

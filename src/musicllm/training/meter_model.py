@@ -1,7 +1,7 @@
 """Training recipe of the data-trained meter model (`musicllm.analysis.meter_model`).
 
 The model is a conditional logit over metrical interpretations (meter x quarter notes per tracked
-beat) of a recording, with the features of `musicllm.analysis.meter_model.analyse_candidates`
+beat x downbeat phase) of a recording, with the features of `musicllm.analysis.meter_model.analyse_candidates`
 computed from what ``transcribe()`` computes (basic-pitch activations -> decoded, cleaned notes ->
 tracked beats and the rules' tempo reading of them). ``transcribe()`` lets the model choose the meter
 and the tempo level (``RhythmConfig.model_tempo_level``), with the rules' reading as a feature.
@@ -19,14 +19,21 @@ seed-0 dev set and two more built with seeds 1 and 2, so all three are held out)
   --n-ensemble 150 --n-solo 150 --seed 3`` (about 6 minutes each), read from ``manifest.jsonl``.
   They teach meter and tempo level (all candidates).
 
-An item with no right candidate (the tracked beats are not a note value of the true tempo) is left
-out of the fit and counts as a miss in the reported accuracies.
+The right candidates of an item have its true meter and tempo (within 4 %) and, where one phase puts
+at least half of the true downbeats within 70 ms of its bar lines, that phase (`right_phase`);
+otherwise every phase of the true reading is right and the phase stays latent (the fit maximises
+their summed probability). An item with no right candidate (the tracked beats are not a note value
+of the true tempo) is left out of the fit and counts as a miss in the reported accuracies.
 
-Shipped weights: 2,653 items of 1,379 tunes, 2,459 with a right candidate and used in the fit;
-L2 0.001; grouped 5-fold accuracy 0.790 (meter and tempo right, all items counted).
+Shipped weights (feature version 6, trained with ``--l2 0.001``: the value CV chose for version 4;
+each CV over three values takes about 25 minutes now): 2,653 items of 1,379 tunes, 2,459 with a right
+candidate and used in the fit, 2,024 of them with their downbeats matched; grouped 5-fold accuracy
+0.789 for meter and tempo, 0.657 for meter, tempo and downbeats (all items counted; version 4
+without phases: 0.790 and about 0.30; version 5, without the per-cue half-bar and beat contrasts:
+0.785 and 0.655; with the phase latent in the fit, ``--latent-phase``: 0.784 and 0.295).
 
 Rebuild and retrain (2 CPU cores; activations and features are cached under ``.cache/``; about 1 s
-per 30-s item for the activations the first time, then about 15 minutes for the fit and its CV)::
+per 30-s item for the activations the first time, then about 20 minutes for the features and 10 for the fit and its CV at one L2)::
 
     for s in 3 4 5 6 7 8; do
         python -m musicllm.data.devset .cache/meterdata/s$s --n-ensemble 150 --n-solo 150 --seed $s
@@ -34,7 +41,7 @@ per 30-s item for the activations the first time, then about 15 minutes for the 
     python -m musicllm.data.devset /tmp/ds2 --n-ensemble 60 --n-solo 60 --seed 1     # held out
     python -m musicllm.data.devset /tmp/ds3 --n-ensemble 100 --n-solo 100 --seed 2   # held out
     python -m musicllm.training.meter_model train --build .cache/keydata \
-        --devstyle .cache/meterdata/s{3,4,5,6,7,8} --devset devset /tmp/ds2 /tmp/ds3 \
+        --devstyle .cache/meterdata/s{3,4,5,6,7,8} --devset devset /tmp/ds2 /tmp/ds3 --l2 0.001 \
         --out src/musicllm/analysis/meter_model_weights.json
     python benchmarks/meter.py --devset devset     # rules vs model; also --devset /tmp/ds2, /tmp/ds3
 
@@ -68,23 +75,26 @@ def _activations(audio: Path, cache: Path):
 
 
 def list_items(build: Path | None, devstyle: list[Path]) -> list[dict]:
-    """Every labelled item: ``{id, title, meter, tempo_qpm, audio, cache, tempo_level}``; ``tempo_level``:
-    whether the item teaches the tempo level too (dev-style items) or only the meter at the tracked
-    tempo (the ``data build`` renderings, whose tempo conventions differ)."""
+    """Every labelled item: ``{id, title, meter, tempo_qpm, audio, cache, tempo_level, truth}``;
+    ``tempo_level``: whether the item teaches the tempo level too (dev-style items) or only the meter
+    at the tracked tempo (the ``data build`` renderings, whose tempo conventions differ); ``truth``:
+    the JSON with the true ``downbeats`` (seconds)."""
     rows = []
     if build is not None:
         for ij in sorted(build.glob("build/*/items/*/item.json")):
             r = json.loads(ij.read_text())
             rows.append({"id": r["id"], "title": r.get("title") or r["piece_id"], "meter": r["meter"],
                          "tempo_qpm": float(r["tempo_qpm"]), "audio": ij.parent / Path(r["audio"]).name,
-                         "cache": build / "act" / f"{r['id']}.npz", "tempo_level": False})
+                         "cache": build / "act" / f"{r['id']}.npz", "tempo_level": False,
+                         "truth": ij.parent / Path(r["facts"]).name})
     for d in devstyle:
         for line in (d / "manifest.jsonl").read_text().splitlines():
             if line.strip():
                 r = json.loads(line)
                 rows.append({"id": f"{d.name}-{r['id']}", "title": r.get("title") or r["id"], "meter": r["meter"],
                              "tempo_qpm": float(r["tempo_qpm"]), "audio": d / r.get("audio", r["id"] + ".wav"),
-                             "cache": d / "act" / f"{r['id']}.npz", "tempo_level": True})
+                             "cache": d / "act" / f"{r['id']}.npz", "tempo_level": True,
+                             "truth": d / r.get("json", r["id"] + ".json")})
     return rows
 
 
@@ -128,8 +138,10 @@ def item_features(rows: list[dict], cache: Path | None = None) -> list[dict]:
                                                   near_qpm=None if r["tempo_level"] else qpm, tracked_qpm=qpm)
         y = [j for j, c in enumerate(cands)
              if str(c.meter) == r["meter"] and meter_model.same_tempo(c.qpm, r["tempo_qpm"])]
-        done[key] = {"cands": cands, "x": x, "y": y}
-        out.append({"row": r, "cands": cands, "x": x, "y": y})
+        y_phase = right_phase(cands, y, beats, dur, _true_downbeats(r))
+        x = x.astype(np.float32)  # halves the cache; the fit works in float64
+        done[key] = {"cands": cands, "x": x, "y": y, "y_phase": y_phase}
+        out.append({"row": r, "cands": cands, "x": x, "y": y, "y_phase": y_phase})
         if i % 25 == 0:
             print(f"\r{i + 1}/{len(rows)} items", end="", file=sys.stderr)
     print(file=sys.stderr)
@@ -139,19 +151,50 @@ def item_features(rows: list[dict], cache: Path | None = None) -> list[dict]:
     return out
 
 
-def fit(items: list[dict], l2: float):
-    """Conditional logit over each item's candidates: mean NLL of the right candidate + l2 ||w||^2
-    on standardised features. Items without exactly one right candidate are skipped."""
+def _true_downbeats(row: dict) -> np.ndarray | None:
+    try:
+        return np.asarray(json.loads(Path(row["truth"]).read_text())["downbeats"], dtype=float)
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+
+
+def right_phase(cands: list, right: list[int], beats: np.ndarray, duration_s: float,
+                downbeats: np.ndarray | None, tol_s: float = 0.07) -> list[int]:
+    """Those of the right candidates (indices ``right``: true meter and tempo) whose bar lines fall on
+    the true ``downbeats`` (seconds): the one matching the most of them within ``tol_s``, when it
+    matches at least half; else all of ``right`` (the phase stays latent in the fit)."""
+    from musicllm.analysis.meter_model import beat_grid
+
+    if downbeats is None or not right:
+        return list(right)
+    true = downbeats[(downbeats >= 0) & (downbeats <= duration_s)]
+    if len(true) < 2:
+        return list(right)
+    share = []
+    for j in right:
+        _, db = beat_grid(cands[j], beats, duration_s)
+        share.append(float(np.mean(np.abs(db[None, :] - true[:, None]).min(axis=1) <= tol_s)) if len(db) else 0.0)
+    best = int(np.argmax(share))
+    return [right[best]] if share[best] >= 0.5 else list(right)
+
+
+def fit(items: list[dict], l2: float, phase: bool = True):
+    """Conditional logit over each item's candidates: mean negative log of the summed probability of
+    its right candidates (with ``phase``, ``y_phase``: true meter, tempo and downbeats, or all of
+    true meter and tempo where the downbeats matched none) + l2 ||w||^2 on standardised features.
+    Items with no right candidate, or one candidate only, are skipped."""
     from scipy.optimize import minimize
 
     from musicllm.analysis.meter_model import MeterModel
 
-    items = [it for it in items if len(it["y"]) == 1 and len(it["x"]) > 1]
-    x = np.concatenate([it["x"] for it in items])
+    key = "y_phase" if phase else "y"
+    items = [it for it in items if it[key] and len(it["x"]) > 1]
+    x = np.concatenate([it["x"] for it in items]).astype(np.float64)
     sizes = np.array([len(it["x"]) for it in items])
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     group = np.repeat(np.arange(len(items)), sizes)
-    right = starts + np.array([it["y"][0] for it in items])
+    is_right = np.zeros(len(x), dtype=bool)
+    is_right[np.concatenate([s0 + np.array(it[key]) for s0, it in zip(starts, items, strict=True)])] = True
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-8] = 1.0
     z = (x - mean) / scale
@@ -162,23 +205,27 @@ def fit(items: list[dict], l2: float):
         mx = np.maximum.reduceat(s, starts)
         e = np.exp(s - mx[group])
         se = np.add.reduceat(e, starts)
-        p = e / se[group]
-        nll = float((np.log(se) + mx - s[right]).mean())
-        g = (p[:, None] * z).sum(axis=0) - z[right].sum(axis=0)
+        er = np.where(is_right, e, 0.0)
+        sr = np.add.reduceat(er, starts)
+        nll = float((np.log(se) - np.log(sr)).mean())
+        g = z.T @ (e / se[group] - er / sr[group])
         return nll + l2 * float(w @ w), g / n + 2 * l2 * w
 
     res = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 3000})
     return MeterModel(res.x, mean, scale, {"l2": l2})
 
 
-def accuracy(model, items: list[dict]) -> float:
-    """Share of items whose chosen candidate is right (items with no right candidate count as misses)."""
-    hits = [len(it["x"]) > 0 and int(np.argmax(model.scores(it["x"]))) in it["y"] for it in items]
+def accuracy(model, items: list[dict], key: str = "y") -> float:
+    """Share of items whose chosen candidate is right (``key`` "y": meter and tempo; "y_phase": and
+    downbeats, where known); items with no right candidate count as misses."""
+    from musicllm.analysis.meter_model import pick, softmax
+
+    hits = [len(it["x"]) > 0 and pick(it["cands"], softmax(model.scores(it["x"]))) in it[key] for it in items]
     return float(np.mean(hits)) if hits else 0.0
 
 
 def train(build: Path | None, devstyle: list[Path], devsets: list[Path], out: Path, l2s: list[float], folds: int = 5,
-          cache: Path | None = None) -> dict:
+          cache: Path | None = None, phase: bool = True) -> dict:
     """Features, grouped CV over ``l2s``, fit, write ``out``. Pieces whose normalised title is in any
     of ``devsets`` (evaluation sets, each with its ``manifest.jsonl``) are left out of the data."""
     from musicllm.files import atomic_write_text
@@ -192,19 +239,24 @@ def train(build: Path | None, devstyle: list[Path], devsets: list[Path], out: Pa
     items = item_features(rows, cache)
     groups = np.array([norm_title(it["row"]["title"]) or it["row"]["id"] for it in items])
     fold = grouped_folds(groups, folds)
-    cv = {}
+    cv, cv_phase = {}, {}
     for l2 in l2s:
-        hit = []
+        hit, hit_phase = [], []
         for k in range(folds):
-            m = fit([it for it, f in zip(items, fold, strict=True) if f != k], l2)
-            hit += [accuracy(m, [it]) for it, f in zip(items, fold, strict=True) if f == k]
-        cv[l2] = float(np.mean(hit))
-        print(f"l2 {l2:g}: grouped {folds}-fold accuracy (meter and tempo right) {cv[l2]:.4f}", file=sys.stderr)
+            m = fit([it for it, f in zip(items, fold, strict=True) if f != k], l2, phase)
+            test = [it for it, f in zip(items, fold, strict=True) if f == k]
+            hit += [accuracy(m, [it]) for it in test]
+            hit_phase += [accuracy(m, [it], "y_phase") for it in test]
+        cv[l2], cv_phase[l2] = float(np.mean(hit)), float(np.mean(hit_phase))
+        print(f"l2 {l2:g}: grouped {folds}-fold accuracy: meter and tempo right {cv[l2]:.4f}, "
+              f"and downbeats {cv_phase[l2]:.4f}", file=sys.stderr)
     best = max(cv, key=lambda v: (cv[v], v))
-    model = fit(items, best)
-    meta = {"l2": best, "items": len(items), "trained_on": sum(len(it["y"]) == 1 for it in items),
+    model = fit(items, best, phase)
+    meta = {"l2": best, "items": len(items), "trained_on": sum(bool(it["y"]) for it in items),
+            "with_downbeats": sum(len(it["y_phase"]) == 1 for it in items),
             "pieces": len(set(groups.tolist())), "cv_folds": folds,
             "cv_accuracy": {str(k): round(v, 4) for k, v in cv.items()},
+            "cv_accuracy_downbeats": {str(k): round(v, 4) for k, v in cv_phase.items()},
             "meters": {m: int(sum(it["row"]["meter"] == m for it in items)) for m in
                        sorted({it["row"]["meter"] for it in items})},
             "recipe": "python -m musicllm.training.meter_model train (see its docstring)"}
@@ -228,9 +280,11 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--features-cache", type=Path, default=Path(".cache/meterdata/features.pkl"),
                    help="pickle of computed features, reused by item id and feature version")
+    t.add_argument("--latent-phase", action="store_true",
+                   help="do not teach the downbeats (the phase stays latent: any phase of the true meter and tempo)")
     args = ap.parse_args(argv)
     train(args.build, args.devstyle, args.devset, args.out, [float(v) for v in args.l2.split(",")], args.folds,
-          args.features_cache)
+          args.features_cache, phase=not args.latent_phase)
 
 
 if __name__ == "__main__":
