@@ -42,13 +42,12 @@ def main() -> None:
         meter_model.load_model.cache_clear()
         meter_model.WEIGHTS_FILE = Path(args.weights)
     items = load_items(Path(args.devset), args.subset)
-    res: dict[str, dict[str, list[tuple[bool, bool]]]] = {}
+    res: dict[str, dict[str, list[tuple[bool, bool, float]]]] = {}
     confusion: collections.Counter = collections.Counter()
     methods = {"rules": rhythm.RhythmConfig(meter_method="rules"),
                "model@rules-tempo": rhythm.RhythmConfig(model_tempo_level=False),
                "model": rhythm.RhythmConfig()}
     seconds = dict.fromkeys(methods, 0.0)
-    down_f = {m: collections.defaultdict(list) for m in methods}
     for r, act, gt in items:
         ns = transcribed_raw_notes(act)
         row = {}
@@ -57,11 +56,10 @@ def main() -> None:
             rh = rhythm.estimate_rhythm(act, ns, cfg)
             seconds[method] += time.perf_counter() - t0
             row[method] = (str(rh.meter) == gt["meter"], abs(rh.tempo_qpm / gt["tempo_qpm"] - 1) <= 0.04, rh)
-            down_f[method][r["subset"]].append(_downbeat_f(gt, rh))
         confusion[(gt["meter"], str(row["model"][2].meter))] += 1
         for sub in (r["subset"], "all"):
-            for method, (m_ok, t_ok, _) in row.items():
-                res.setdefault(sub, {}).setdefault(method, []).append((m_ok, t_ok))
+            for method, (m_ok, t_ok, rh) in row.items():
+                res.setdefault(sub, {}).setdefault(method, []).append((m_ok, t_ok, _downbeat_f(gt, rh)))
         if args.verbose and not all(m_ok and t_ok for m_ok, t_ok, _ in row.values()):
             print(f"{r['id']:<8} {r['subset']:<5} {r.get('source', ''):<14} truth {gt['meter']:<5} {gt['tempo_qpm']:>6.1f}"
                   + "".join(f"  {m} {rh.meter!s:<5} {rh.tempo_qpm:>6.1f}" for m, (_, _, rh) in row.items()))
@@ -73,10 +71,8 @@ def main() -> None:
             continue
         cols = []
         for method in methods:
-            a = np.array(res[sub][method])
-            df = [v for k, vs in down_f[method].items() if sub in (k, "all") for v in vs]
-            cols.append(f"{a[:, 0].mean():>7.3f} {a[:, 1].mean():>6.3f} {(a[:, 0] & a[:, 1]).mean():>6.3f}"
-                        f" {np.mean(df):>6.3f}")
+            m_ok, t_ok, down = (np.array(v) for v in zip(*res[sub][method], strict=True))
+            cols.append(f"{m_ok.mean():>7.3f} {t_ok.mean():>6.3f} {(m_ok & t_ok).mean():>6.3f} {down.mean():>6.3f}")
         print(f"{sub:<6} {len(res[sub]['rules']):>4}  " + "  ".join(cols))
     n = max(len(items), 1)
     print("time per item (whole estimate_rhythm): "

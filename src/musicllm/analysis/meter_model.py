@@ -344,23 +344,23 @@ def analyse_candidates(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, en
         trip = beat_qn / 3 if not meter.is_compound else beat_qn / 2
         dlog = float(np.log2(qpm / tracked_qpm))
         tracker = [float(same_tempo(qpm, tracked_qpm)), dlog, abs(dlog), float(fr == 1), float(fr == Fraction(3, 2))]
+        first_tol = min(TOL_S / 60.0 * qpm, beat_qn / 4)
         for phase, contrast, half_contrast, cue_contrast in phases:
             pos = u_on * f - phase
-            assigned = np.zeros(len(pos), dtype=bool)
-            shares = {}
-            for lv, name in [(bar_qn, "bar"), (beat_qn, "beat"), (sub_qn, "sub"), (sub_qn / 2, "16"), (trip, "trip")]:
+            on_bar = _on_grid(pos, bar_qn, tol)
+            assigned = on_bar.copy()
+            shares = {"bar": float(weight[on_bar].sum() / wsum)}
+            for lv, name in [(beat_qn, "beat"), (sub_qn, "sub"), (sub_qn / 2, "16"), (trip, "trip")]:
                 hit = _on_grid(pos, lv, tol) & ~assigned
                 shares[name] = float(weight[hit].sum() / wsum)
                 assigned |= hit
             shares["off"] = float(weight[~assigned].sum() / wsum)
             long_bar = long_half = 0.0
             if long_sum > 0:
-                on_bar = _on_grid(pos, bar_qn, tol)
                 long_bar = float(long_w[on_bar].sum() / long_sum)
                 if bpb % 2 == 0:
                     on_half = _on_grid(pos - bar_qn / 2, bar_qn, tol) & ~on_bar
                     long_half = float(long_w[on_half].sum() / long_sum)
-            first_tol = min(TOL_S / 60.0 * qpm, beat_qn / 4)
             r = (first_u * f - phase) % bar_qn
             first_bar = float(min(r, bar_qn - r) <= first_tol)
             first_pickup = float(not first_bar and bar_qn - r <= beat_qn + first_tol)

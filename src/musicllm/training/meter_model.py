@@ -215,13 +215,14 @@ def fit(items: list[dict], l2: float, phase: bool = True):
     return MeterModel(res.x, mean, scale, {"l2": l2})
 
 
-def accuracy(model, items: list[dict], key: str = "y") -> float:
-    """Share of items whose chosen candidate is right (``key`` "y": meter and tempo; "y_phase": and
-    downbeats, where known); items with no right candidate count as misses."""
+def accuracy(model, items: list[dict], keys: tuple[str, ...] = ("y",)) -> list[float]:
+    """Per key, the share of items whose chosen candidate is right (``key`` "y": meter and tempo;
+    "y_phase": and downbeats, where known); items with no right candidate count as misses."""
     from musicllm.analysis.meter_model import pick, softmax
 
-    hits = [len(it["x"]) > 0 and pick(it["cands"], softmax(model.scores(it["x"]))) in it[key] for it in items]
-    return float(np.mean(hits)) if hits else 0.0
+    chosen = [pick(it["cands"], softmax(model.scores(it["x"]))) if len(it["x"]) else None for it in items]
+    return [float(np.mean([c is not None and c in it[key] for c, it in zip(chosen, items, strict=True)]))
+            if items else 0.0 for key in keys]
 
 
 def train(build: Path | None, devstyle: list[Path], devsets: list[Path], out: Path, l2s: list[float], folds: int = 5,
@@ -245,8 +246,9 @@ def train(build: Path | None, devstyle: list[Path], devsets: list[Path], out: Pa
         for k in range(folds):
             m = fit([it for it, f in zip(items, fold, strict=True) if f != k], l2, phase)
             test = [it for it, f in zip(items, fold, strict=True) if f == k]
-            hit += [accuracy(m, [it]) for it in test]
-            hit_phase += [accuracy(m, [it], "y_phase") for it in test]
+            acc, acc_phase = accuracy(m, test, ("y", "y_phase"))
+            hit += [acc] * len(test)
+            hit_phase += [acc_phase] * len(test)
         cv[l2], cv_phase[l2] = float(np.mean(hit)), float(np.mean(hit_phase))
         print(f"l2 {l2:g}: grouped {folds}-fold accuracy: meter and tempo right {cv[l2]:.4f}, "
               f"and downbeats {cv_phase[l2]:.4f}", file=sys.stderr)
