@@ -7,8 +7,9 @@ For every item both systems run on the same WAV in this process, each warmed up 
 - raw: ``basic_pitch.inference.predict(path)`` with its defaults (its own loading, model and decoding);
 - ours: ``musicllm.transcribe(path)`` and then writing every format (ABC, MIDI, MusicXML, SVG, JSON).
 Printed: note onset F1 at 50 ms (mir_eval, 50 cents, onset only), onset+offset F1, tempo within 4 %,
-meter exact, key (tonic and major/minor) exact, and real-time factors (processing seconds per second
-of audio) with their ratio ours/raw. Ground truth comes from the dev set's JSON files.
+meter exact, key (tonic and major/minor) exact, the ABC reward of our score (total, and its instrument
+component with our recognised instruments and with unnamed parts "Part N" on program 0), and
+real-time factors (processing seconds per second of audio) with their ratio ours/raw. Ground truth comes from the dev set's JSON files.
 The dev set is built by ``make devset`` (``python -m musicllm.data.devset devset ...``) if missing.
 """
 
@@ -80,6 +81,14 @@ def _meter_structure(m) -> tuple[bool, str]:
     return m.is_compound, "triple" if m.beats_per_bar == 3 else "duple"
 
 
+def _unnamed(score):
+    """``score`` with its parts renamed "Part N" on program 0, as without instrument recognition."""
+    import dataclasses
+
+    return dataclasses.replace(score, parts=[dataclasses.replace(p, name=f"Part {i + 1}", program=0)
+                                             for i, p in enumerate(score.parts)])
+
+
 def run_accuracy(args) -> None:
     import logging
     import warnings
@@ -87,6 +96,7 @@ def run_accuracy(args) -> None:
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     from musicllm.analysis.transcribe import FORMATS, transcribe
+    from musicllm.evaluation.abc_reward import score_reward
     from musicllm.evaluation.transcription import note_metrics
 
     devset = Path(args.devset)
@@ -111,6 +121,7 @@ def run_accuracy(args) -> None:
             m_raw = note_metrics(gt, raw)
             m_ours = note_metrics(gt, tr.score)
             est = tr.score
+            reward = score_reward(est, gt)
             res.append({
                 "id": row["id"], "kind": row["kind"], "dur": row["duration_s"],
                 "f1_raw": m_raw["onset_f1"], "f1_ours": m_ours["onset_f1"],
@@ -121,6 +132,8 @@ def run_accuracy(args) -> None:
                 "key_ok": _key_match(est.key, gt.key),
                 "key_mirex": _key_mirex(est.key, gt.key),
                 "meter_structure_ok": _meter_structure(est.meter) == _meter_structure(gt.meter),
+                "reward": reward.total, "reward_instr": reward.instrument,
+                "reward_instr_unnamed": score_reward(_unnamed(est), gt).instrument,
                 "tempo": (round(est.tempo_qpm, 1), round(gt.tempo_qpm, 1)),
                 "meter": (str(est.meter), str(gt.meter)), "key": (str(est.key), str(gt.key)),
             })
@@ -137,9 +150,10 @@ def _print_table(res: list[dict], subset: str) -> None:
     print(f"\nTranscription benchmark, dev set subset '{subset}' ({len(res)} items, "
           f"{sum(r['dur'] for r in res) / 60:.1f} min of audio)")
     print("note onset F1 @ 50 ms (mir_eval, onset only) | onset+offset F1 | tempo within 4% | meter exact |"
-          " meter structure (simple/compound x duple/triple) | key exact | key MIREX weighted score")
+          " meter structure (simple/compound x duple/triple) | key exact | key MIREX weighted score |\n"
+          "ABC reward total | its instrument component, recognised instruments | (none): parts unnamed")
     print(f"{'group':<10}{'n':>4}{'F1 raw':>9}{'F1 ours':>9}{'diff':>8}{'F1off raw':>11}{'F1off ours':>11}"
-          f"{'tempo':>8}{'meter':>8}{'struct':>8}{'key':>8}{'mirex':>8}")
+          f"{'tempo':>8}{'meter':>8}{'struct':>8}{'key':>8}{'mirex':>8}{'reward':>8}{'instr':>7}{'(none)':>8}")
     for kind in ("ensemble", "solo", "all"):
         g = [r for r in res if kind == "all" or r["kind"] == kind]
         if not g:
@@ -150,7 +164,8 @@ def _print_table(res: list[dict], subset: str) -> None:
 
         print(f"{kind:<10}{len(g):>4}{m('f1_raw'):>9.3f}{m('f1_ours'):>9.3f}{m('f1_ours') - m('f1_raw'):>+8.3f}"
               f"{m('f1off_raw'):>11.3f}{m('f1off_ours'):>11.3f}{m('tempo_ok'):>8.0%}{m('meter_ok'):>8.0%}"
-              f"{m('meter_structure_ok'):>8.0%}{m('key_ok'):>8.0%}{m('key_mirex'):>8.3f}")
+              f"{m('meter_structure_ok'):>8.0%}{m('key_ok'):>8.0%}{m('key_mirex'):>8.3f}{m('reward'):>8.3f}"
+              f"{m('reward_instr'):>7.3f}{m('reward_instr_unnamed'):>8.3f}")
     dur = sum(r["dur"] for r in res)
     t_raw = sum(r["t_raw"] for r in res)
     t_ours = sum(r["t_ours"] for r in res)

@@ -11,8 +11,9 @@ its range and moves by small steps):
   penalty for a voice that is still sounding and a penalty for crossing the voice above or below;
 - more simultaneous notes than voices: the extra notes join the nearest voice as a chord.
 
-Voices are ordered from highest to lowest. Names and GM programs come from ``instruments`` when the
-user gives them (listed from the highest part down), else "Part 1".. and program 0.
+Voices are ordered from highest to lowest. Names and GM programs are given by ``transcribe()``: the
+user's ``instruments`` (listed from the highest part down), else the instruments recognised from
+each part's timbre (`musicllm.analysis.instrument_model`).
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@
       -> beats, tempo, meter, downbeats (musicllm.analysis.rhythm)
       -> key and mode (musicllm.analysis.tonality)
       -> parts by register (musicllm.analysis.parts)
+      -> the instrument of each part from its timbre (musicllm.analysis.timbre, .instrument_model;
+         the spectrogram is filled from the same audio stream)
       -> quantised Score (musicllm.score.quantize)
 
 Note times in the result are seconds of the input audio (measured, not quantised); ``onset_qn`` /
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicllm.analysis import cleanup, notes, parts, rhythm, tonality
+from musicllm.analysis import cleanup, instrument_model, notes, parts, rhythm, timbre, tonality
 from musicllm.errors import AudioError, MusicLLMError
 from musicllm.score.instruments import name_for, program_for
 from musicllm.score.model import Key, Meter, Note, Part, Score
@@ -38,7 +40,9 @@ class TranscribeOptions:
     """Options of :func:`transcribe`.
 
     n_parts: number of parts to separate into (None: estimated from the texture).
-    instruments: instrument names for the parts, highest part first ("violin,cello").
+    instruments: instrument names for the parts, highest part first ("violin,cello"); without them
+        each part's instrument is recognised from its timbre (`musicllm.analysis.instrument_model`).
+    identify_instruments: recognise the instruments (False: parts are "Part 1".. with program 0).
     onset_threshold / frame_threshold / min_note_ms: basic-pitch decoder settings.
     cleanup: apply our clean-up of raw notes (False gives basic-pitch's own decoding).
     title: title written into the score (default: the file's stem).
@@ -46,6 +50,7 @@ class TranscribeOptions:
 
     n_parts: int | None = None
     instruments: tuple[str, ...] = ()
+    identify_instruments: bool = True
     onset_threshold: float = 0.6   # basic-pitch's default is 0.5; 0.6 chosen on the dev split
     frame_threshold: float = 0.3
     min_note_ms: float = 81.0      # 7 frames (basic-pitch's default: 127.7 ms, 11 frames)
@@ -68,6 +73,9 @@ class Transcription:
     activations: notes.Activations | None = field(default=None, repr=False, compare=False)
     notes_detected: list[notes.RawNote] = field(default_factory=list, repr=False, compare=False)
     rhythm_estimate: rhythm.RhythmEstimate | None = field(default=None, repr=False, compare=False)
+    #: the recognised instrument of each part (same order as ``score.parts``); empty when the user
+    #: named the instruments or recognition was switched off.
+    instrument_guesses: list[instrument_model.InstrumentGuess] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -108,6 +116,11 @@ class Transcription:
             },
             "raw_note_count": self.raw_note_count,
         }
+        if self.instrument_guesses:
+            extra["instrument_recognition"] = [
+                {"part": p.name, "instrument": g.name, "program": g.program, "probability": round(g.probability, 3),
+                 "expected_score": round(g.expected_score, 3)}
+                for p, g in zip(self.score.parts, self.instrument_guesses, strict=False)]
         return score_to_dict(self.score, extra=extra)
 
     def to_json(self) -> str:
@@ -199,6 +212,34 @@ class _LevelMeter:
         return 20 * np.log10(max(rms, 1e-12))
 
 
+def _part_names(voices: Sequence, programs: Sequence[int],
+                guesses: Sequence[instrument_model.InstrumentGuess]) -> list[tuple[str, int]]:
+    """(name, GM program) of each part: the user's instruments, else the recognised ones (a name used
+    twice is numbered "Violin I", "Violin II"), else "Part 1".. / "Melody" with program 0."""
+    out = []
+    for i in range(len(voices)):
+        if i < len(programs):
+            out.append((name_for(programs[i]), programs[i]))
+        elif i < len(guesses):
+            out.append((name_for(guesses[i].program), guesses[i].program))
+        else:
+            out.append((f"Part {i + 1}" if len(voices) > 1 else "Melody", 0))
+    counts: dict[str, int] = {}
+    for name, _ in out:
+        counts[name] = counts.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    numbered = []
+    for name, prog in out:
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            name = f"{name} {_ROMAN[min(seen[name], len(_ROMAN)) - 1]}"
+        numbered.append((name, prog))
+    return numbered
+
+
+_ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI")
+
+
 def transcribe(
     path_or_array,
     sr: int | None = None,
@@ -235,8 +276,11 @@ def transcribe(
     blocks, path_source = _blocks_for(path_or_array, sr)
     source = path_source or source
     label = source or "audio array"  # error messages name the file
-    meter_ = _LevelMeter(blocks, label)
+    spec = timbre.Spectrogram() if opts.identify_instruments and not programs else None
+    meter_ = _LevelMeter(spec.tee(blocks) if spec is not None else blocks, label)
     act = notes.compute_activations(meter_, progress=progress)
+    if spec is not None:
+        spec.finish()
     timings["model"] = time.perf_counter() - t0
     duration = act.duration_s
     if duration < 0.5:
@@ -266,12 +310,13 @@ def transcribe(
     )
     n_parts = opts.n_parts or (len(programs) if programs else parts.estimate_n_parts(cleaned))
     voices = parts.separate_voices(cleaned, n_parts)
+    guesses = instrument_model.guess(timbre.parts_features(spec.db, voices)) if spec is not None and voices else []
     timings["analysis"] = time.perf_counter() - t2
 
+    names = _part_names(voices, programs, guesses)
     score_parts = []
     for i, voice in enumerate(voices):
-        prog = programs[i] if i < len(programs) else 0
-        name = name_for(prog) if i < len(programs) else (f"Part {i + 1}" if len(voices) > 1 else "Melody")
+        name, prog = names[i]
         score_parts.append(Part(name=name, program=prog, notes=[
             Note(pitch=n.pitch, onset_s=n.onset_s, offset_s=n.offset_s,
                  velocity=int(np.clip(round(20 + 107 * n.amplitude), 1, 127)))
@@ -287,7 +332,7 @@ def transcribe(
     return Transcription(
         score=score, source=source, key_confidence=key.confidence, tempo_confidence=rh.tempo_confidence,
         meter_confidence=rh.meter_confidence, raw_note_count=len(raw), timings_s=timings,
-        activations=act, notes_detected=cleaned, rhythm_estimate=rh,
+        activations=act, notes_detected=cleaned, rhythm_estimate=rh, instrument_guesses=list(guesses),
     )
 
 

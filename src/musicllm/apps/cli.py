@@ -34,7 +34,10 @@ def transcribe(
                                 help="Comma-separated: abc, mid, musicxml, svg, json."),
     parts: int | None = typer.Option(None, "--parts", help="Number of parts (default: estimated)."),
     instruments: str | None = typer.Option(None, "--instruments",
-                                           help="Instrument per part, highest first: 'violin,cello'."),
+                                           help="Instrument per part, highest first: 'violin,cello' "
+                                                "(default: recognised from the audio)."),
+    no_instrument_id: bool = typer.Option(False, "--no-instrument-id",
+                                          help="Do not recognise instruments: parts 'Part 1'.. on piano."),
     no_cleanup: bool = typer.Option(False, "--no-cleanup", help="Keep basic-pitch's raw notes."),
 ) -> None:
     """Transcribe recordings into scores (ABC, MIDI, MusicXML, SVG sheet, JSON)."""
@@ -56,7 +59,8 @@ def transcribe(
     check_out_dir(out_dir)
 
     def work(f: Path) -> str:
-        result = run(f, n_parts=parts, instruments=instruments or (), cleanup=not no_cleanup)
+        result = run(f, n_parts=parts, instruments=instruments or (), cleanup=not no_cleanup,
+                     identify_instruments=not no_instrument_id)
         written = result.write(out_dir, f.stem, fmts)
         return f"{f.name}: {result.summary()} -> {', '.join(str(p) for p in written)}"
 
