@@ -99,6 +99,15 @@ def test_same_seed_same_files(tiny, tmp_path):
         assert (out / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
 
+def test_chamber_subsets_keep_two_or_three_chorale_voices(tmp_path):
+    items = build_devset(tmp_path, n_ensemble=1, n_solo=0, seed=3, max_seconds=8, soundfonts=["TimGM6mb"],
+                         progress=False, chamber_subsets=1.0)
+    assert items[0].source == "bach-chorales"
+    gt = json.loads((tmp_path / f"{items[0].id}.json").read_text())
+    assert 2 <= len(gt["parts"]) == len(gt["instruments"]) <= 3
+    assert ("duet" if len(gt["parts"]) == 2 else "trio") in gt["arrangement"]
+
+
 def test_key_helpers():
     assert key_from_fifths(-1, "dorian") == Key("G", "dorian")
     assert key_from_fifths(3, "minor") == Key("F#", "minor")

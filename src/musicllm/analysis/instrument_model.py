@@ -17,13 +17,13 @@ family``. So when the model hesitates between violin and viola it still names a 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from musicllm.analysis.small_classifier import SmallClassifier
 from musicllm.analysis.timbre import FEATURES
 
 WEIGHTS_FILE = Path(__file__).with_name("instrument_model_weights.json")
@@ -50,47 +50,16 @@ class InstrumentGuess:
     expected_score: float
 
 
-@dataclass
-class InstrumentModel:
-    classes: list[str]
-    mean: np.ndarray
-    scale: np.ndarray
-    layers: list[tuple[np.ndarray, np.ndarray]]  # (W (n_in, n_out), b (n_out,)); ReLU between layers
-    meta: dict
+class InstrumentModel(SmallClassifier):
+    """The part instrument classifier (`SmallClassifier` over the timbre `FEATURES`)."""
 
-    def standardise(self, x: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        z = (x - self.mean) / self.scale
-        return np.where(np.isfinite(z), z, 0.0)
-
-    def probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities of feature rows ``x`` (n, len(FEATURES)) -> (n, len(classes))."""
-        h = self.standardise(x)
-        for k, (w, b) in enumerate(self.layers):
-            h = h @ w + b
-            if k < len(self.layers) - 1:
-                h = np.maximum(h, 0.0)
-        h = h - h.max(axis=1, keepdims=True)
-        e = np.exp(h)
-        return e / e.sum(axis=1, keepdims=True)
-
-    def to_dict(self) -> dict:
-        return {"format": FORMAT, "features": list(FEATURES), "classes": self.classes,
-                "mean": [round(float(v), 6) for v in self.mean], "scale": [round(float(v), 6) for v in self.scale],
-                "layers": [{"w": np.round(w, 6).tolist(), "b": np.round(b, 6).tolist()} for w, b in self.layers],
-                "meta": self.meta}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> InstrumentModel:
-        if d.get("format") != FORMAT or d.get("features") != list(FEATURES):
-            raise ValueError("instrument model weights do not match this version of the timbre features")
-        layers = [(np.array(lay["w"], dtype=float), np.array(lay["b"], dtype=float)) for lay in d["layers"]]
-        return cls(list(d["classes"]), np.array(d["mean"]), np.array(d["scale"]), layers, d.get("meta", {}))
+    FORMAT = FORMAT
+    FEATURES = FEATURES
 
 
 @lru_cache(maxsize=4)
 def load_model(path: str | None = None) -> InstrumentModel:
-    return InstrumentModel.from_dict(json.loads(Path(path or WEIGHTS_FILE).read_text()))
+    return InstrumentModel.load(Path(path or WEIGHTS_FILE))
 
 
 def family(program: int) -> int:

@@ -4,8 +4,9 @@ The audio gives no instrument labels per note here (basic-pitch is instrument-ag
 found by register and voice leading, which matches how ensembles are written (each instrument keeps
 its range and moves by small steps):
 
-- the number of parts is ``n_parts`` when given, else estimated from how many notes start together
-  or clearly overlap at each onset (`estimate_n_parts`, 1..6);
+- the number of parts is ``n_parts`` (``transcribe()`` estimates it with the trained classifier of
+  `musicllm.analysis.part_count`; `estimate_n_parts` here is the older rule from how many notes start
+  together, kept as its baseline);
 - notes are visited in time order; the notes starting together (within 40 ms) are assigned to voices
   by a minimum-cost assignment on a cost of pitch distance to each voice's recent pitch, plus a
   penalty for a voice that is still sounding and a penalty for crossing the voice above or below;

@@ -6,6 +6,7 @@
       -> clean-up of ghosts, fragments, short notes, onsets (musicllm.analysis.cleanup)
       -> beats, tempo, meter, downbeats (musicllm.analysis.rhythm)
       -> key and mode (musicllm.analysis.tonality)
+      -> how many parts (musicllm.analysis.part_count: a classifier over the texture)
       -> parts by register (musicllm.analysis.parts)
       -> the instrument of each part from its timbre (musicllm.analysis.timbre, .instrument_model;
          the spectrogram is filled from the same audio stream)
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicllm.analysis import cleanup, instrument_model, notes, parts, rhythm, timbre, tonality
+from musicllm.analysis import cleanup, instrument_model, notes, part_count, parts, rhythm, timbre, tonality
 from musicllm.errors import AudioError, MusicLLMError
 from musicllm.score.instruments import name_for, program_for
 from musicllm.score.model import Key, Meter, Note, Part, Score
@@ -308,7 +309,7 @@ def transcribe(
         [n.pitch for n in cleaned], [n.onset_s for n in cleaned], [n.offset_s for n in cleaned],
         [n.amplitude for n in cleaned],
     )
-    n_parts = opts.n_parts or (len(programs) if programs else parts.estimate_n_parts(cleaned))
+    n_parts = opts.n_parts or (len(programs) if programs else part_count.estimate_part_count(cleaned))
     voices = parts.separate_voices(cleaned, n_parts)
     guesses = instrument_model.guess(timbre.parts_features(spec.db, voices)) if spec is not None and voices else []
     timings["analysis"] = time.perf_counter() - t2

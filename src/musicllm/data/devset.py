@@ -509,8 +509,18 @@ def _accompaniment(piece: _Piece, t: int, style: str, end_qn: Fraction, with_bas
     return chords_out, bass_out
 
 
-def _arrange(piece: _Piece, kind: str, soundfont: str, rng: np.random.Generator) -> tuple[list[_Voice], int, str]:
-    """Instruments and transposition; returns (voices, transposition, arrangement name)."""
+def _arrange(piece: _Piece, kind: str, soundfont: str, rng: np.random.Generator,
+             chamber_subsets: float = 0.0) -> tuple[list[_Voice], int, str]:
+    """Instruments and transposition; returns (voices, transposition, arrangement name). With
+    probability ``chamber_subsets`` a chorale keeps only 2 or 3 of its voices (a duet or trio)."""
+    if piece.style == "chorale" and chamber_subsets > 0:
+        voices, t, name = _arrange(piece, kind, soundfont, rng)
+        if rng.random() < chamber_subsets:
+            k = int(rng.integers(2, 4))
+            keep = sorted(rng.choice(len(voices), size=k, replace=False).tolist())
+            voices = [voices[i] for i in keep]
+            name = f"{name}, {'duet' if k == 2 else 'trio'} of {'+'.join(v.name for v in voices)}"
+        return voices, t, name
     trans = _transpositions(rng)
     if piece.style == "chorale":
         names = list(CHORALE_TEMPLATES)
@@ -780,14 +790,14 @@ def _item_rng(seed: int, piece_id: str) -> np.random.Generator:
 
 
 def _make_item(piece: _Piece, kind: str, item_id: str, out_dir: Path, seed: int, max_seconds: float,
-               soundfonts: dict[str, str]) -> tuple[DevItem, dict]:
+               soundfonts: dict[str, str], chamber_subsets: float = 0.0) -> tuple[DevItem, dict]:
     rng = _item_rng(seed, piece.piece_id)
     names = sorted(soundfonts)
     sf_order = [names[i] for i in rng.permutation(len(names))]
     last_exc: _Skip | None = None
     for sf_name in sf_order:
         try:
-            voices, t_semis, arrangement = _arrange(piece, kind, soundfonts[sf_name], rng)
+            voices, t_semis, arrangement = _arrange(piece, kind, soundfonts[sf_name], rng, chamber_subsets)
             break
         except _Skip as exc:
             last_exc = exc
@@ -886,7 +896,8 @@ def _split_subsets(items: list[DevItem], seed: int) -> None:
 
 def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: int = 60, seed: int = 0,
                  max_seconds: float = 30.0, soundfonts: list[str] | dict[str, str] | None = None,
-                 nottingham_dir: str | os.PathLike | None = None, progress: bool = True) -> list[DevItem]:
+                 nottingham_dir: str | os.PathLike | None = None, progress: bool = True,
+                 chamber_subsets: float = 0.0) -> list[DevItem]:
     """Build the transcription dev set into ``out_dir``; returns the items (also in ``manifest.jsonl``).
 
     ``n_ensemble`` items alternate between Bach chorales (half in major, half in minor keys) and
@@ -895,7 +906,9 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
     ``max_seconds``: upper bound on each clip's length in seconds. ``soundfonts``: names (from
     `musicllm.audio.render.available_soundfonts`) or ``{name: path}``; default: all available.
     ``nottingham_dir``: folder of Nottingham ``.abc`` files (default ``$MUSICLLM_NOTTINGHAM_DIR`` or
-    ``/work/shared/data/nottingham/ABC_cleaned``).
+    ``/work/shared/data/nottingham/ABC_cleaned``). ``chamber_subsets``: probability that a chorale
+    keeps only 2 or 3 of its voices (duets and trios of single-line instruments; 0 keeps every set
+    built before this option identical).
 
     Ground truth per item (``<id>.json``) follows the score JSON layout of `musicllm.score.jsonio`
     (``parts`` with name, GM ``program``, ``is_drum`` and ``notes``: ``pitch``, ``onset_s``,
@@ -977,7 +990,7 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
                                 source = "nottingham" if cat.startswith("nott") else entry[0].split("/")[0]
                                 piece = _load_abc_tune(entry[0], source, entry[1], entry[2],
                                                        need_chords=(kind == "ensemble"))
-                            made = _make_item(piece, kind, item_id, out, seed, max_seconds, fonts)
+                            made = _make_item(piece, kind, item_id, out, seed, max_seconds, fonts, chamber_subsets)
                         except _Skip as exc:
                             skipped[str(exc).split(":")[0]] += 1
                     if made is not None:
@@ -1028,10 +1041,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--soundfont", action="append", dest="soundfonts",
                     help="SoundFont name to use (repeatable); default: all available")
     ap.add_argument("--nottingham-dir", default=None)
+    ap.add_argument("--chamber-subsets", type=float, default=0.0, metavar="P",
+                    help="probability that a chorale keeps only 2 or 3 voices (duets, trios)")
     args = ap.parse_args(argv)
     try:
         build_devset(args.out_dir, n_ensemble=args.n_ensemble, n_solo=args.n_solo, seed=args.seed,
-                     max_seconds=args.max_seconds, soundfonts=args.soundfonts, nottingham_dir=args.nottingham_dir)
+                     max_seconds=args.max_seconds, soundfonts=args.soundfonts, nottingham_dir=args.nottingham_dir,
+                     chamber_subsets=args.chamber_subsets)
     except MusicLLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
