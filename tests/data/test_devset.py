@@ -121,3 +121,24 @@ def test_key_helpers():
             moved = transpose_key(k, t)
             assert moved.mode == k.mode and (moved.tonic_pc - k.tonic_pc) % 12 == t % 12
             assert abs(moved.fifths) <= 6
+
+
+def test_expressive_timing_bends_the_beats_and_keeps_the_pieces(tiny, tmp_path):
+    out, items = tiny
+    expressive = build_devset(tmp_path, n_ensemble=2, n_solo=2, seed=3, max_seconds=8, soundfonts=["TimGM6mb"],
+                              progress=False, expressive=1.0)
+    assert [it.title for it in expressive] == [it.title for it in items]  # same pieces, other timing
+    for it in expressive:
+        gt = json.loads((tmp_path / it.json).read_text())
+        steady = json.loads((out / it.json).read_text())
+        timing = gt["performance"]["timing"]
+        assert 0.02 <= timing["drift_sd"] <= 0.06 and "timing" not in steady["performance"]
+        ibi = [b - a for a, b in zip(gt["beats"], gt["beats"][1:], strict=False)]
+        steady_ibi = [b - a for a, b in zip(steady["beats"], steady["beats"][1:], strict=False)]
+        assert max(steady_ibi) / min(steady_ibi) < 1.001 < 1.005 < max(ibi) / min(ibi)  # the tempo moves
+        assert gt["instruments"] == steady["instruments"] and gt["soundfont"] == steady["soundfont"]
+        # the ground-truth tempo is that of the median beat as performed
+        beat_s = sorted(ibi)[len(ibi) // 2] if len(ibi) % 2 else sum(sorted(ibi)[len(ibi) // 2 - 1:][:2]) / 2
+        beat_qn = 1.5 if gt["meter"] in ("6/8", "9/8", "12/8") else 4 / int(gt["meter"].split("/")[1])
+        assert abs(60 * beat_qn / beat_s / it.tempo_qpm - 1) < 0.01
+        assert gt["duration_s"] <= 8.0 + 1e-6

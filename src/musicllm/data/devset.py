@@ -15,7 +15,9 @@ carry no key ground truth. music21's copy of the Nottingham tunes is left out to
 Each piece is performed once: a tempo drawn for its meter and style, a random transposition of a few
 semitones that keeps every part within its instrument's range (and within the pitches the chosen
 SoundFont really sounds), onset jitter (normal, sd 4 ms, clipped at +-10 ms), velocities with
-downbeat accents and phrase-level swells, and per-piece articulation (legato to detached). It is cut
+downbeat accents and phrase-level swells, and per-piece articulation (legato to detached); with
+``--expressive P`` a share P of the pieces also bends time (tempo drift, a final ritardando, held
+fermatas: `musicllm.data.expressive_timing`). It is cut
 at a bar line so that the clip (lead-in, music, release tail) lasts at most ``max_seconds``, rendered
 with a random SoundFont, and degraded with random EQ, synthetic room reverb and background noise.
 
@@ -54,6 +56,7 @@ from musicllm.audio.render import (
     write_wav,
 )
 from musicllm.data.corpora import COLLECTION_LICENSES, key_from_fifths, transpose_key  # noqa: F401 - re-exported
+from musicllm.data.expressive_timing import TimeMap, TimingStyle
 from musicllm.errors import MusicLLMError
 from musicllm.files import atomic_write_text
 from musicllm.score.jsonio import score_from_dict, score_to_dict
@@ -165,6 +168,7 @@ class _Piece:
     total_qn: Fraction
     voices: list[tuple[str, list[NoteQ]]]
     chords: list[tuple[Fraction, Fraction, int, int, tuple[int, ...]]] = field(default_factory=list)
+    fermatas: list[tuple[Fraction, Fraction]] = field(default_factory=list)  # (onset, offset) qn of fermata notes
 
 
 def _frac(x) -> Fraction:
@@ -194,6 +198,17 @@ def _notes_of(part) -> list[NoteQ]:
             out.append((int(round(p.ps)), on, on + ql))
     out = sorted(set(out), key=lambda n: (n[1], n[0]))
     return out
+
+
+def _fermatas_of(part) -> list[tuple[Fraction, Fraction]]:
+    """(onset_qn, offset_qn) of the notes and chords of a music21 part that carry a fermata."""
+    m21 = _m21()
+    out = set()
+    for el in part.stripTies().flatten().notes:
+        if any(isinstance(e, m21.expressions.Fermata) for e in el.expressions):
+            on = _frac(el.offset)
+            out.add((on, on + _frac(el.duration.quarterLength)))
+    return sorted(out)
 
 
 def _measure_grid(part, meter: Meter) -> tuple[Fraction, Fraction]:
@@ -283,7 +298,7 @@ def _load_chorale(path: Path) -> _Piece:
     return _Piece(
         piece_id=f"bach-chorales/{path.stem}", source="bach-chorales", source_file=f"music21 corpus: bach/{path.name}",
         title=str(title), style="chorale", meter=meter, key=key, key_field=f"signature {fifths:+d} fifths, declared mode {declared}, final bass pc {final_pc}",
-        pickup_qn=pickup, total_qn=total, voices=voices)
+        pickup_qn=pickup, total_qn=total, voices=voices, fermatas=_fermatas_of(chosen[0]))
 
 
 def _split_abc(text: str) -> list[str]:
@@ -408,7 +423,7 @@ def _load_abc_tune(piece_id: str, source: str, source_file: str, tune: str, *, n
     rhythm = (_abc_header_field(tune, "R") or [""])[0]
     return _Piece(piece_id=piece_id, source=source, source_file=source_file, title=titles[0] if titles else "",
                   style=_abc_style(meter, rhythm), meter=meter, key=key, key_field=keys[0], pickup_qn=pickup,
-                  total_qn=total, voices=[("melody", notes)], chords=chords)
+                  total_qn=total, voices=[("melody", notes)], chords=chords, fermatas=_fermatas_of(expanded))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -639,28 +654,28 @@ class _Perf:
     articulation: dict[str, float]
     jitter_sd_ms: float = 4.0
     jitter_max_ms: float = 10.0
+    timing: TimingStyle | None = None  # expressive timing, or None for a steady tempo
 
 
 def _perform(piece: _Piece, voices: list[_Voice], t_semis: int, tempo_qpm: float, max_seconds: float,
-             rng: np.random.Generator) -> tuple[Score, _Perf, Fraction]:
-    """Cut at a bar line, time and shape every note; returns (score, performance, cut_qn)."""
+             rng: np.random.Generator, timing: tuple[TimingStyle, np.random.Generator] | None = None
+             ) -> tuple[Score, _Perf, Fraction]:
+    """Cut at a bar line, time and shape every note; returns (score, performance, cut_qn).
+    ``timing``: an expressive timing style and the generator of its tempo drift
+    (`musicllm.data.expressive_timing`); None plays at a steady tempo."""
     meter = piece.meter
     spq = 60.0 / tempo_qpm
     lead_in = float(rng.uniform(0.2, 0.8))
     bar = meter.bar_qn
-    budget_qn = Fraction((max_seconds - lead_in - TAIL_S) / spq).limit_denominator(1000)
-    if piece.total_qn <= budget_qn:
-        cut = piece.total_qn
+    if timing is None:
+        def t_of(q: Fraction) -> float:
+            return lead_in + float(q) * spq
     else:
-        n_bars = math.floor((budget_qn - piece.pickup_qn) / bar)
-        if n_bars < 2:
-            raise _Skip("too slow for the clip length")
-        cut = piece.pickup_qn + n_bars * bar
-    if float(cut) * spq < 0.4 * max_seconds:
+        t_of = TimeMap(tempo_qpm, lead_in, piece.total_qn, bar, piece.pickup_qn, timing[0], timing[1],
+                       piece.fermatas)
+    cut = _clip_end(piece, bar, t_of, max_seconds)
+    if t_of(cut) - lead_in < 0.4 * max_seconds:
         raise _Skip("piece too short")
-
-    def t_of(q: Fraction) -> float:
-        return lead_in + float(q) * spq
 
     parts: list[Part] = []
     arts: dict[str, float] = {}
@@ -686,7 +701,7 @@ def _perform(piece: _Piece, voices: list[_Voice], t_semis: int, tempo_qpm: float
             for j, p in enumerate(sorted(ends)):
                 off_q = min(ends[p], cut)
                 onset = t_of(on_q) + jit + (0.008 * j if strum else float(rng.normal(0, 0.002)) if j else 0.0)
-                dur_nom = float(off_q - on_q) * spq
+                dur_nom = t_of(off_q) - t_of(on_q)
                 dur = dur_nom * float(np.clip(art + rng.normal(0, 0.04), 0.4, 1.02))
                 dur = max(dur, min(0.05, dur_nom))
                 offset = min(onset + dur, t_of(cut))
@@ -717,12 +732,29 @@ def _perform(piece: _Piece, voices: list[_Voice], t_semis: int, tempo_qpm: float
             beats_qn.append(q)
         k += 1
     downbeats_qn = [q for q in beats_qn if (q - piece.pickup_qn) % bar == 0]
+    if timing is not None and len(beats_qn) > 2:
+        # The tempo a listener (or a beat annotator) hears: that of the median beat, as performed.
+        tempo_qpm = round(60.0 * float(beat_qn) / float(np.median(np.diff([t_of(q) for q in beats_qn]))), 3)
     score = Score(parts=parts, tempo_qpm=tempo_qpm, meter=meter, key=transpose_key(piece.key, t_semis),
                   title=piece.title, beat_times_s=[round(t_of(q), 4) for q in beats_qn],
                   downbeat_times_s=[round(t_of(q), 4) for q in downbeats_qn], pickup_qn=piece.pickup_qn,
                   duration_s=t_of(cut))
-    perf = _Perf(tempo_qpm=tempo_qpm, lead_in_s=round(lead_in, 4), articulation=arts)
+    perf = _Perf(tempo_qpm=tempo_qpm, lead_in_s=round(lead_in, 4), articulation=arts,
+                 timing=timing[0] if timing else None)
     return score, perf, cut
+
+
+def _clip_end(piece: _Piece, bar: Fraction, t_of, max_seconds: float) -> Fraction:
+    """Where the clip ends (quarter notes): the piece's end, or the last bar line at which the clip
+    (lead-in, music and `TAIL_S` of release) still fits in ``max_seconds``."""
+    if t_of(piece.total_qn) + TAIL_S <= max_seconds:
+        return piece.total_qn
+    n_bars = math.floor((piece.total_qn - piece.pickup_qn) / bar)
+    while n_bars >= 2 and t_of(piece.pickup_qn + n_bars * bar) + TAIL_S > max_seconds:
+        n_bars -= 1
+    if n_bars < 2:
+        raise _Skip("too slow for the clip length")
+    return piece.pickup_qn + n_bars * bar
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -790,8 +822,12 @@ def _item_rng(seed: int, piece_id: str) -> np.random.Generator:
 
 
 def _make_item(piece: _Piece, kind: str, item_id: str, out_dir: Path, seed: int, max_seconds: float,
-               soundfonts: dict[str, str], chamber_subsets: float = 0.0) -> tuple[DevItem, dict]:
+               soundfonts: dict[str, str], chamber_subsets: float = 0.0,
+               expressive: float = 0.0) -> tuple[DevItem, dict]:
     rng = _item_rng(seed, piece.piece_id)
+    # Expressive timing draws from a generator of its own, so sets built without it stay identical.
+    timing_rng = np.random.default_rng([seed, zlib.crc32(piece.piece_id.encode("utf-8")), 1])
+    timing = (TimingStyle.draw(timing_rng), timing_rng) if timing_rng.random() < expressive else None
     names = sorted(soundfonts)
     sf_order = [names[i] for i in rng.permutation(len(names))]
     last_exc: _Skip | None = None
@@ -805,7 +841,9 @@ def _make_item(piece: _Piece, kind: str, item_id: str, out_dir: Path, seed: int,
         raise last_exc or _Skip("no soundfont")
     tempo_qpm, beat_bpm = _tempo_for(piece, rng)
     tempo_qpm = round(tempo_qpm, 3)
-    score, perf, cut = _perform(piece, voices, t_semis, tempo_qpm, max_seconds, rng)
+    nominal_qpm = tempo_qpm
+    score, perf, cut = _perform(piece, voices, t_semis, tempo_qpm, max_seconds, rng, timing)
+    tempo_qpm = score.tempo_qpm  # the performed (median-beat) tempo under expressive timing
     stems = render_parts(score, soundfont=soundfonts[sf_name], sr=SR, tail_s=TAIL_S)
     n_total = min(int(math.ceil((score.duration_s + TAIL_S) * SR)), int(max_seconds * SR))
     stems = [s[:n_total] for s in stems]
@@ -852,6 +890,9 @@ def _make_item(piece: _Piece, kind: str, item_id: str, out_dir: Path, seed: int,
                         "onset_jitter_sd_ms": perf.jitter_sd_ms, "onset_jitter_max_ms": perf.jitter_max_ms},
         "seed": seed,
     }
+    if perf.timing is not None:
+        extra["performance"].update(timing=perf.timing.to_dict(), nominal_tempo_qpm=nominal_qpm,
+                                    fermatas_in_clip=sum(on < cut for on, _ in piece.fermatas))
     gt = score_to_dict(score, extra=extra)
     item = DevItem(id=item_id, subset="", kind=kind, source=piece.source, title=piece.title,
                    audio=wav_path.name, json=f"{item_id}.json", duration_s=gt["duration_s"],
@@ -897,7 +938,7 @@ def _split_subsets(items: list[DevItem], seed: int) -> None:
 def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: int = 60, seed: int = 0,
                  max_seconds: float = 30.0, soundfonts: list[str] | dict[str, str] | None = None,
                  nottingham_dir: str | os.PathLike | None = None, progress: bool = True,
-                 chamber_subsets: float = 0.0) -> list[DevItem]:
+                 chamber_subsets: float = 0.0, expressive: float = 0.0) -> list[DevItem]:
     """Build the transcription dev set into ``out_dir``; returns the items (also in ``manifest.jsonl``).
 
     ``n_ensemble`` items alternate between Bach chorales (half in major, half in minor keys) and
@@ -908,7 +949,10 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
     ``nottingham_dir``: folder of Nottingham ``.abc`` files (default ``$MUSICLLM_NOTTINGHAM_DIR`` or
     ``/work/shared/data/nottingham/ABC_cleaned``). ``chamber_subsets``: probability that a chorale
     keeps only 2 or 3 of its voices (duets and trios of single-line instruments; 0 keeps every set
-    built before this option identical).
+    built before this option identical). ``expressive``: probability that a piece is played with
+    expressive timing (tempo drift, a final ritardando, held fermatas; see
+    `musicllm.data.expressive_timing`); 0 keeps every set built before this option identical, and
+    the same seed with another ``expressive`` gives the same pieces, instruments and effects.
 
     Ground truth per item (``<id>.json``) follows the score JSON layout of `musicllm.score.jsonio`
     (``parts`` with name, GM ``program``, ``is_drum`` and ``notes``: ``pitch``, ``onset_s``,
@@ -990,7 +1034,8 @@ def build_devset(out_dir: str | os.PathLike, *, n_ensemble: int = 60, n_solo: in
                                 source = "nottingham" if cat.startswith("nott") else entry[0].split("/")[0]
                                 piece = _load_abc_tune(entry[0], source, entry[1], entry[2],
                                                        need_chords=(kind == "ensemble"))
-                            made = _make_item(piece, kind, item_id, out, seed, max_seconds, fonts, chamber_subsets)
+                            made = _make_item(piece, kind, item_id, out, seed, max_seconds, fonts, chamber_subsets,
+                                              expressive)
                         except _Skip as exc:
                             skipped[str(exc).split(":")[0]] += 1
                     if made is not None:
@@ -1043,11 +1088,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nottingham-dir", default=None)
     ap.add_argument("--chamber-subsets", type=float, default=0.0, metavar="P",
                     help="probability that a chorale keeps only 2 or 3 voices (duets, trios)")
+    ap.add_argument("--expressive", type=float, default=0.0, metavar="P",
+                    help="probability that a piece is played with tempo drift, a final ritardando and held fermatas")
     args = ap.parse_args(argv)
     try:
         build_devset(args.out_dir, n_ensemble=args.n_ensemble, n_solo=args.n_solo, seed=args.seed,
                      max_seconds=args.max_seconds, soundfonts=args.soundfonts, nottingham_dir=args.nottingham_dir,
-                     chamber_subsets=args.chamber_subsets)
+                     chamber_subsets=args.chamber_subsets, expressive=args.expressive)
     except MusicLLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
