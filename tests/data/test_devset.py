@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from fractions import Fraction
 
 import pytest
@@ -15,7 +16,7 @@ from musicllm.data.devset import (
     read_manifest,
     transpose_key,
 )
-from musicllm.score.model import Key
+from musicllm.score.model import Key, Meter
 
 GT_FIELDS = {
     # the score JSON contract of musicllm.score.jsonio
@@ -138,7 +139,6 @@ def test_expressive_timing_bends_the_beats_and_keeps_the_pieces(tiny, tmp_path):
         assert max(steady_ibi) / min(steady_ibi) < 1.001 < 1.005 < max(ibi) / min(ibi)  # the tempo moves
         assert gt["instruments"] == steady["instruments"] and gt["soundfont"] == steady["soundfont"]
         # the ground-truth tempo is that of the median beat as performed
-        beat_s = sorted(ibi)[len(ibi) // 2] if len(ibi) % 2 else sum(sorted(ibi)[len(ibi) // 2 - 1:][:2]) / 2
-        beat_qn = 1.5 if gt["meter"] in ("6/8", "9/8", "12/8") else 4 / int(gt["meter"].split("/")[1])
-        assert abs(60 * beat_qn / beat_s / it.tempo_qpm - 1) < 0.01
+        beat_qn = float(Meter.parse(gt["meter"]).beat_qn)
+        assert abs(60 * beat_qn / statistics.median(ibi) / it.tempo_qpm - 1) < 0.01
         assert gt["duration_s"] <= 8.0 + 1e-6

@@ -732,11 +732,12 @@ def _perform(piece: _Piece, voices: list[_Voice], t_semis: int, tempo_qpm: float
             beats_qn.append(q)
         k += 1
     downbeats_qn = [q for q in beats_qn if (q - piece.pickup_qn) % bar == 0]
+    beat_times = [t_of(q) for q in beats_qn]
     if timing is not None and len(beats_qn) > 2:
         # The tempo a listener (or a beat annotator) hears: that of the median beat, as performed.
-        tempo_qpm = round(60.0 * float(beat_qn) / float(np.median(np.diff([t_of(q) for q in beats_qn]))), 3)
+        tempo_qpm = round(60.0 * float(beat_qn) / float(np.median(np.diff(beat_times))), 3)
     score = Score(parts=parts, tempo_qpm=tempo_qpm, meter=meter, key=transpose_key(piece.key, t_semis),
-                  title=piece.title, beat_times_s=[round(t_of(q), 4) for q in beats_qn],
+                  title=piece.title, beat_times_s=[round(t, 4) for t in beat_times],
                   downbeat_times_s=[round(t_of(q), 4) for q in downbeats_qn], pickup_qn=piece.pickup_qn,
                   duration_s=t_of(cut))
     perf = _Perf(tempo_qpm=tempo_qpm, lead_in_s=round(lead_in, 4), articulation=arts,
