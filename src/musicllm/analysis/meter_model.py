@@ -57,9 +57,12 @@ when the rules hear triplet subdivisions); ``dlog`` / ``adlog``: log2(qpm / trac
 With them the model can overrule the rules' tempo level where the notes say so (a reel whose
 swung eighths read as triplets) and otherwise keep it.
 
-Score of a candidate: ``w . ((x - mean) / scale)``; probabilities: softmax over the candidates of
-one recording. Weights live in ``meter_model_weights.json`` (trained by
-``python -m musicllm.training.meter_model``; the recipe and the data are described there).
+Score of a candidate: ``w . ((x - mean) / scale)``, then, where the weights file has one, combined with
+a tempo prior per meter (`musicllm.analysis.meter_tempo_prior`: how usual the candidate's tempo is for
+its meter, fitted afterwards on data the base weights did not see); probabilities: softmax over the
+candidates of one recording. Weights live in ``meter_model_weights.json`` (trained by
+``python -m musicllm.training.meter_model`` then ``python -m musicllm.training.meter_tempo_prior``; the
+recipes and the data are described there).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ from pathlib import Path
 import numpy as np
 
 from musicllm.analysis.accents import CUES, beat_accent_cues
+from musicllm.analysis.meter_tempo_prior import TempoPrior
 from musicllm.score.model import Meter
 
 WEIGHTS_FILE = Path(__file__).with_name("meter_model_weights.json")
@@ -384,23 +388,36 @@ class MeterModel:
     mean: np.ndarray
     scale: np.ndarray
     meta: dict
+    tempo_prior: TempoPrior | None = None
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        """Scores of candidates ``x`` (n, N_FEATURES) -> (n,)."""
+        """Base scores of candidates ``x`` (n, N_FEATURES) -> (n,), without the tempo prior."""
         return ((x - self.mean) / self.scale) @ self.weights
 
+    def candidate_scores(self, cands: list[Candidate], x: np.ndarray) -> np.ndarray:
+        """Scores of candidates ``cands`` with features ``x``: the base scores, combined with the tempo
+        prior when the model has one."""
+        s = self.scores(x)
+        if self.tempo_prior is None:
+            return s
+        return self.tempo_prior.combine([c.meter for c in cands], [c.qpm for c in cands], s)
+
     def to_dict(self) -> dict:
-        return {"format": "musicllm.meter_model/1", "feature_version": FEATURE_VERSION, "meters": list(METERS),
-                "factors": [str(f) for f in FACTORS], "features": feature_names(),
-                "weights": [round(float(v), 6) for v in self.weights], "mean": [round(float(v), 6) for v in self.mean],
-                "scale": [round(float(v), 6) for v in self.scale], "meta": self.meta}
+        d = {"format": "musicllm.meter_model/1", "feature_version": FEATURE_VERSION, "meters": list(METERS),
+             "factors": [str(f) for f in FACTORS], "features": feature_names(),
+             "weights": [round(float(v), 6) for v in self.weights], "mean": [round(float(v), 6) for v in self.mean],
+             "scale": [round(float(v), 6) for v in self.scale], "meta": self.meta}
+        if self.tempo_prior is not None:
+            d["tempo_prior"] = self.tempo_prior.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> MeterModel:
         if d.get("format") != "musicllm.meter_model/1" or d.get("feature_version") != FEATURE_VERSION \
                 or d.get("features") != feature_names():
             raise ValueError("meter model weights do not match this version of the features")
-        return cls(np.array(d["weights"]), np.array(d["mean"]), np.array(d["scale"]), d.get("meta", {}))
+        prior = TempoPrior.from_dict(d["tempo_prior"]) if d.get("tempo_prior") else None
+        return cls(np.array(d["weights"]), np.array(d["mean"]), np.array(d["scale"]), d.get("meta", {}), prior)
 
 
 @lru_cache(maxsize=4)
@@ -445,7 +462,7 @@ def choose(notes: NoteArrays, beats: np.ndarray, env: np.ndarray, env_times: np.
     cands, x = analyse_candidates(notes, beats, env, env_times, duration_s, near_qpm, tracked_qpm)
     if not cands:
         return None
-    p = softmax((model or load_model()).scores(x))
+    p = softmax((model or load_model()).candidate_scores(cands, x))
     i = pick(cands, p)
     c = cands[i]
     p_meter = sum(float(p[j]) for j, d in enumerate(cands) if d.meter == c.meter)

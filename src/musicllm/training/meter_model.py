@@ -51,7 +51,11 @@ per 30-s item for the activations the first time, then about 30 minutes for the 
     python -m musicllm.training.meter_model train --build .cache/keydata \
         --devset devset /tmp/ds2 /tmp/ds3 --l2 0.0001,0.0003 \
         --out src/musicllm/analysis/meter_model_weights.json
+    python -m musicllm.training.meter_tempo_prior --devset devset /tmp/ds2 /tmp/ds3   # the tempo prior
     python benchmarks/meter.py --devset devset     # rules vs model; also --devset /tmp/ds2, /tmp/ds3
+
+``train`` writes the base weights only: the tempo prior (`musicllm.analysis.meter_tempo_prior`) is fitted
+on top of them, on other data, so refit it after every retrain (`musicllm.training.meter_tempo_prior`).
 
 L2 strength: chosen by 5-fold cross-validation grouped by tune title.
 """
