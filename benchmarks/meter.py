@@ -3,9 +3,10 @@
     python benchmarks/meter.py [--devset devset] [--subset dev|test|all] [--weights FILE] [-v]
 
 For each item: basic-pitch activations (cached in ``.cache/activations/``), the shipped decoder and
-clean-up, then `musicllm.analysis.rhythm.estimate_rhythm` three times: ``meter_method="rules"``;
-the model restricted to the rules' tempo (``model_tempo_level=False``, "model@rules-tempo"); and the
-default, the model choosing meter and tempo level ("model"). Printed per split:
+clean-up, then `musicllm.analysis.rhythm.estimate_rhythm` four times: ``meter_method="rules"``;
+the model restricted to the rules' tempo (``model_tempo_level=False``, "model@rules-tempo"); the model
+choosing meter and tempo level without its tempo prior per meter (``meter_tempo_prior=False``,
+"model-no-prior"); and the default, the model with it ("model"). Printed per split:
 meter exact (numerator and denominator), tempo within 4 % of the true quarter notes per minute,
 both, and the downbeats' F-measure (bar lines within 70 ms of the true ones, `mir_eval.onset.f_measure`,
 mean over items). ``-v`` lists every item either method gets wrong and the model's confusion matrix.
@@ -46,6 +47,7 @@ def main() -> None:
     confusion: collections.Counter = collections.Counter()
     methods = {"rules": rhythm.RhythmConfig(meter_method="rules"),
                "model@rules-tempo": rhythm.RhythmConfig(model_tempo_level=False),
+               "model-no-prior": rhythm.RhythmConfig(meter_tempo_prior=False),
                "model": rhythm.RhythmConfig()}
     seconds = dict.fromkeys(methods, 0.0)
     for r, act, gt in items:

@@ -89,8 +89,8 @@ def test_jig_is_read_in_six_eight():
     assert choice.candidate.meter.is_compound
 
 
-@pytest.mark.parametrize("method", ["rules", "model"])
-def test_estimate_rhythm_methods(method):
+@pytest.mark.parametrize(("method", "prior"), [("rules", True), ("model", True), ("model", False)])
+def test_estimate_rhythm_methods(method, prior):
     from musicllm.analysis import notes, rhythm
 
     n = _pattern([(0, 1, 43, 1.0), (0, 3, 72, 0.8), (1, 1, 60, 0.4), (2, 1, 64, 0.4)], 3.0, 150.0,
@@ -102,7 +102,7 @@ def test_estimate_rhythm_methods(method):
                             int(frames / 86.13 * 22050))
     env, _ = _envelope(n, frames / 86.13)
     act.onsets[: len(env), 40] = env[:frames]
-    rh = rhythm.estimate_rhythm(act, raw, rhythm.RhythmConfig(meter_method=method))
+    rh = rhythm.estimate_rhythm(act, raw, rhythm.RhythmConfig(meter_method=method, meter_tempo_prior=prior))
     assert rh.details["meter_method"] in ("rules", "model")
     assert len(rh.downbeat_times_s) >= 2
     assert np.all(np.diff(rh.beat_times_s) > 0)

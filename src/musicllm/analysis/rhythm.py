@@ -25,7 +25,7 @@ Method:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -65,6 +65,7 @@ class RhythmConfig:
     triple_margin: float = 0.28   # triple meter must beat duple by this accent contrast
     meter_method: str = "model"   # "model": the trained meter model (analysis/meter_model.py); "rules": estimate_bar
     model_tempo_level: bool = True  # the model may also change the rules' tempo level (else: meter at that tempo)
+    meter_tempo_prior: bool = True  # the model's tempo prior per meter (analysis/meter_tempo_prior.py), if shipped
 
 
 def onset_envelope(act: Activations) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +336,7 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
     details = {"subdivision_confidence": sub_conf, "meter_method": "model", "tracked_beats_s": beats.tolist()}
     choice = None
     if cfg.meter_method == "model" and len(beats) >= 8:
-        choice = _model_choice(notes, beats, env, times, duration, qpm, cfg.model_tempo_level)
+        choice = _model_choice(notes, beats, env, times, duration, qpm, cfg.model_tempo_level, cfg.meter_tempo_prior)
     if choice is not None:
         c = choice.candidate
         out_beats, downbeats = meter_model.beat_grid(c, beats, duration)
@@ -356,13 +357,17 @@ def estimate_rhythm(act: Activations, notes: Sequence[RawNote], cfg: RhythmConfi
 
 
 def _model_choice(notes: Sequence[RawNote], beats: np.ndarray, env: np.ndarray, times: np.ndarray,
-                  duration: float, qpm: float, tempo_level: bool) -> meter_model.MeterChoice | None:
+                  duration: float, qpm: float, tempo_level: bool,
+                  tempo_prior: bool = True) -> meter_model.MeterChoice | None:
     """The meter model's interpretation of the tracked beats (``qpm``: the rules' reading of them;
-    with ``tempo_level`` False only interpretations at that tempo), or None without shipped weights."""
+    with ``tempo_level`` False only interpretations at that tempo; with ``tempo_prior`` False the base
+    model without its tempo prior), or None without shipped weights."""
     try:
         model = meter_model.load_model()
     except (OSError, ValueError):
         return None
+    if not tempo_prior:
+        model = replace(model, tempo_prior=None)
     return meter_model.choose(meter_model.NoteArrays.from_notes(notes), beats, env, times, duration,
                               near_qpm=None if tempo_level else qpm, model=model, tracked_qpm=qpm)
 
