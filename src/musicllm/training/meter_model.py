@@ -194,6 +194,32 @@ def right_phase(cands: list, right: list[int], beats: np.ndarray, duration_s: fl
     return [right[best]] if share[best] >= 0.5 else list(right)
 
 
+def candidate_groups(items: list[dict], key: str = "y") -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
+    """The items with a right candidate (indices ``it[key]``) and at least two candidates, and for their
+    candidates stacked in order: the first row of each item, the item index of each row, and whether
+    the row is a right candidate."""
+    items = [it for it in items if it[key] and len(it["x"]) > 1]
+    sizes = np.array([len(it["x"]) for it in items])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    group = np.repeat(np.arange(len(items)), sizes)
+    is_right = np.zeros(int(sizes.sum()), dtype=bool)
+    is_right[np.concatenate([s0 + np.array(it[key]) for s0, it in zip(starts, items, strict=True)])] = True
+    return items, starts, group, is_right
+
+
+def group_nll(s: np.ndarray, starts: np.ndarray, group: np.ndarray, is_right: np.ndarray) -> tuple[float, np.ndarray]:
+    """Conditional-logit loss of stacked candidate scores ``s`` (see `candidate_groups`): the mean over
+    items of -log(summed softmax probability of the item's right candidates), and its gradient with
+    respect to ``s``."""
+    mx = np.maximum.reduceat(s, starts)
+    e = np.exp(s - mx[group])
+    se = np.add.reduceat(e, starts)
+    er = np.where(is_right, e, 0.0)
+    sr = np.add.reduceat(er, starts)
+    nll = float((np.log(se) - np.log(sr)).mean())
+    return nll, (e / se[group] - er / sr[group]) / len(starts)
+
+
 def fit(items: list[dict], l2: float, phase: bool = True):
     """Conditional logit over each item's candidates: mean negative log of the summed probability of
     its right candidates (with ``phase``, ``y_phase``: true meter, tempo and downbeats, or all of
@@ -203,29 +229,15 @@ def fit(items: list[dict], l2: float, phase: bool = True):
 
     from musicllm.analysis.meter_model import MeterModel
 
-    key = "y_phase" if phase else "y"
-    items = [it for it in items if it[key] and len(it["x"]) > 1]
+    items, starts, group, is_right = candidate_groups(items, "y_phase" if phase else "y")
     x = np.concatenate([it["x"] for it in items]).astype(np.float64)
-    sizes = np.array([len(it["x"]) for it in items])
-    starts = np.r_[0, np.cumsum(sizes)[:-1]]
-    group = np.repeat(np.arange(len(items)), sizes)
-    is_right = np.zeros(len(x), dtype=bool)
-    is_right[np.concatenate([s0 + np.array(it[key]) for s0, it in zip(starts, items, strict=True)])] = True
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-8] = 1.0
     z = (x - mean) / scale
-    n = len(items)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        s = z @ w
-        mx = np.maximum.reduceat(s, starts)
-        e = np.exp(s - mx[group])
-        se = np.add.reduceat(e, starts)
-        er = np.where(is_right, e, 0.0)
-        sr = np.add.reduceat(er, starts)
-        nll = float((np.log(se) - np.log(sr)).mean())
-        g = z.T @ (e / se[group] - er / sr[group])
-        return nll + l2 * float(w @ w), g / n + 2 * l2 * w
+        nll, d_s = group_nll(z @ w, starts, group, is_right)
+        return nll + l2 * float(w @ w), z.T @ d_s + 2 * l2 * w
 
     res = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 3000})
     return MeterModel(res.x, mean, scale, {"l2": l2})
@@ -241,17 +253,23 @@ def accuracy(model, items: list[dict], keys: tuple[str, ...] = ("y",)) -> list[f
             if items else 0.0 for key in keys]
 
 
+def held_out_titles(devsets: list[Path]) -> set[str]:
+    """Normalised titles of the pieces of evaluation sets (each a folder with ``manifest.jsonl``), to
+    leave out of training data; exits with a message when a set has not been built."""
+    for d in devsets:
+        if not (d / "manifest.jsonl").exists():
+            raise SystemExit(f"{d}: no manifest.jsonl (build it first, see this module's docstring)")
+    return {norm_title(json.loads(line).get("title"))
+            for d in devsets for line in (d / "manifest.jsonl").read_text().splitlines() if line.strip()}
+
+
 def train(build: Path | None, devstyle: list[Path], devsets: list[Path], out: Path, l2s: list[float], folds: int = 5,
           cache: Path | None = None, phase: bool = True) -> dict:
     """Features, grouped CV over ``l2s``, fit, write ``out``. Pieces whose normalised title is in any
     of ``devsets`` (evaluation sets, each with its ``manifest.jsonl``) are left out of the data."""
     from musicllm.files import atomic_write_text
 
-    for d in devsets:
-        if not (d / "manifest.jsonl").exists():
-            raise SystemExit(f"{d}: no manifest.jsonl (build it first, see this module's docstring)")
-    dev_titles = {norm_title(json.loads(line).get("title"))
-                  for d in devsets for line in (d / "manifest.jsonl").read_text().splitlines() if line.strip()}
+    dev_titles = held_out_titles(devsets)
     rows = [r for r in list_items(build, devstyle) if norm_title(r["title"]) not in dev_titles]
     items = item_features(rows, cache)
     groups = np.array([norm_title(it["row"]["title"]) or it["row"]["id"] for it in items])

@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -86,37 +87,20 @@ def prior_tables(meter_tempos: list[tuple[str, float]], bandwidth: float) -> tup
     return grid, tables
 
 
-def _arrays(items: list[dict], model, prior) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(base scores, log-priors, is-right, item starts) of the items with a right candidate and at least two."""
-    s, g, r, starts, n0 = [], [], [], [], 0
-    for it in items:
-        if not it["y"] or len(it["x"]) < 2:
-            continue
-        s.append(model.scores(np.asarray(it["x"], dtype=float)))
-        g.append([prior.log_prior(c.meter, c.qpm) for c in it["cands"]])
-        right = np.zeros(len(it["x"]), dtype=bool)
-        right[it["y"]] = True
-        r.append(right)
-        starts.append(n0)
-        n0 += len(it["x"])
-    return np.concatenate(s), np.concatenate(g).astype(float), np.concatenate(r), np.array(starts)
-
-
 def fit_weights(items: list[dict], model, prior, ridge: float = 1e-3) -> tuple[float, float]:
     """(base_weight, weight) maximising the mean log of the summed probability of each item's right
-    candidates (true meter and tempo, any phase), with ``ridge`` x weight^2."""
+    candidates (true meter and tempo, any phase), with ``ridge`` x weight^2; ``model``'s base scores and
+    ``prior``'s log-densities are the two features."""
     from scipy.optimize import minimize
 
-    s, g, right, starts = _arrays(items, model, prior)
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(s)]))
+    from musicllm.training.meter_model import candidate_groups, group_nll
+
+    items, starts, group, right = candidate_groups(items)
+    s = np.concatenate([model.scores(np.asarray(it["x"], dtype=float)) for it in items])
+    g = np.array([prior.log_prior(c.meter, c.qpm) for it in items for c in it["cands"]], dtype=float)
 
     def loss(w: np.ndarray) -> float:
-        sc = w[0] * s + w[1] * g
-        mx = np.maximum.reduceat(sc, starts)
-        e = np.exp(sc - mx[group])
-        se = np.add.reduceat(e, starts)
-        sr = np.add.reduceat(np.where(right, e, 0.0), starts)
-        return float((np.log(se) - np.log(sr)).mean()) + ridge * float(w[1] ** 2)
+        return group_nll(w[0] * s + w[1] * g, starts, group, right)[0] + ridge * float(w[1] ** 2)
 
     res = minimize(loss, np.array([1.0, 0.0]), method="Powell", options={"xtol": 1e-4, "ftol": 1e-9})
     return float(res.x[0]), float(res.x[1])
@@ -132,38 +116,26 @@ def accuracy(items: list[dict], model) -> float:
     return float(np.mean(hits)) if hits else 0.0
 
 
-def _with_prior(model, tables: tuple[np.ndarray, dict], base_weight: float, weight: float, meta: dict):
-    from musicllm.analysis.meter_tempo_prior import TempoPrior
-
-    return type(model)(model.weights, model.mean, model.scale, model.meta,
-                       TempoPrior(tables[0], tables[1], base_weight, weight, meta))
-
-
 def train(devstyle: list[Path], devsets: list[Path], weights: Path, bandwidths: list[float], folds: int = 5,
           cache: Path | None = None) -> dict:
     """Grouped CV over ``bandwidths``, final fit, and the tempo prior written into ``weights`` (the
     base model's weights file, whose base weights stay as they are)."""
     from musicllm.analysis.meter_model import MeterModel
+    from musicllm.analysis.meter_tempo_prior import TempoPrior
     from musicllm.files import atomic_write_text
-    from musicllm.training.meter_model import item_features, list_items
+    from musicllm.training.meter_model import held_out_titles, item_features, list_items
 
-    for d in devsets:
-        if not (d / "manifest.jsonl").exists():
-            raise SystemExit(f"{d}: no manifest.jsonl (build it first, see this module's docstring)")
-    base = MeterModel.from_dict(json.loads(weights.read_text()))
-    base = type(base)(base.weights, base.mean, base.scale, base.meta)  # the base model alone
-    dev_titles = {norm_title(json.loads(line).get("title"))
-                  for d in devsets for line in (d / "manifest.jsonl").read_text().splitlines() if line.strip()}
+    dev_titles = held_out_titles(devsets)
+    base = replace(MeterModel.from_dict(json.loads(weights.read_text())), tempo_prior=None)  # the base model alone
     rows = [r for r in list_items(None, devstyle) if norm_title(r["title"]) not in dev_titles]
     items = item_features(rows, cache)
     groups = np.array([norm_title(it["row"]["title"]) or it["row"]["id"] for it in items])
     fold = grouped_folds(groups, folds)
 
     def fitted(train_items: list[dict], bw: float):
-        tables = prior_tables([(it["row"]["meter"], it["row"]["tempo_qpm"]) for it in train_items], bw)
-        probe = _with_prior(base, tables, 1.0, 0.0, {})
-        bw_base, w = fit_weights(train_items, base, probe.tempo_prior)
-        return _with_prior(base, tables, bw_base, w, {"bandwidth_octaves": bw})
+        grid, tables = prior_tables([(it["row"]["meter"], it["row"]["tempo_qpm"]) for it in train_items], bw)
+        base_weight, w = fit_weights(train_items, base, TempoPrior(grid, tables, 1.0, 0.0))
+        return replace(base, tempo_prior=TempoPrior(grid, tables, base_weight, w, {"bandwidth_octaves": bw}))
 
     cv = {}
     for bw in bandwidths:
